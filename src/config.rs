@@ -1,0 +1,316 @@
+//! Configuration: TOML in the XDG config dir, overridden by environment variables, then flags.
+//!
+//! Order of precedence, lowest first: built-in defaults, the config file (`--config`,
+//! `KASSA_CONFIG`, or `$XDG_CONFIG_HOME/kassa/config.toml`), environment variables, flags.
+//! A file sets only what it names; everything else keeps its default.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Currency;
+
+/// The default config, with comments: what `kassa --print-default-config` prints.
+pub const DEFAULT_CONFIG: &str = r#"# kassa configuration. Every key is optional; this file shows the defaults.
+# Location: $XDG_CONFIG_HOME/kassa/config.toml, or --config FILE, or KASSA_CONFIG.
+
+# ISO 4217 code of the store's currency (EUR, USD, GBP, CHF, JPY, BHD).
+currency = "EUR"
+
+# Round cash payments to this many minor units (5 = nearest 0.05); 0 = no cash rounding.
+cash_rounding = 0
+
+# The local database. Default: $XDG_DATA_HOME/kassa/till.db. Also --db FILE or KASSA_DB.
+# database = "/var/lib/kassa/till.db"
+
+# The store's Supabase project. Leave out to run fully offline.
+[remote]
+# url = "https://YOUR-PROJECT.supabase.co"        # env KASSA_REMOTE_URL
+# anon_key = "eyJ..."                             # env KASSA_ANON_KEY
+# device_token = "eyJ..."                         # env KASSA_DEVICE_TOKEN
+# Plain http:// is accepted only for loopback addresses unless this is true.
+allow_insecure_http = false
+connect_timeout_ms = 3000
+request_timeout_ms = 10000
+
+[sync]
+# Seconds between heartbeats while online (jittered; faster while offline).
+heartbeat_interval_s = 10
+# Most operations and bytes sent in one push.
+batch_max_ops = 500
+batch_max_bytes = 2000000
+"#;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub currency: String,
+    pub cash_rounding: i64,
+    pub database: Option<PathBuf>,
+    pub remote: RemoteConfig,
+    pub sync: SyncConfig,
+}
+
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemoteConfig {
+    pub url: Option<String>,
+    pub anon_key: Option<String>,
+    pub device_token: Option<String>,
+    pub allow_insecure_http: bool,
+    pub connect_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+}
+
+/// Never prints the key or the token.
+impl std::fmt::Debug for RemoteConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteConfig")
+            .field("url", &self.url)
+            .field("anon_key", &self.anon_key.as_ref().map(|_| "<redacted>"))
+            .field("device_token", &self.device_token.as_ref().map(|_| "<redacted>"))
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncConfig {
+    pub heartbeat_interval_s: u64,
+    pub batch_max_ops: usize,
+    pub batch_max_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            currency: "EUR".into(),
+            cash_rounding: 0,
+            database: None,
+            remote: RemoteConfig::default(),
+            sync: SyncConfig::default(),
+        }
+    }
+}
+
+impl Default for RemoteConfig {
+    fn default() -> Self {
+        RemoteConfig {
+            url: None,
+            anon_key: None,
+            device_token: None,
+            allow_insecure_http: false,
+            connect_timeout_ms: 3000,
+            request_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            heartbeat_interval_s: 10,
+            batch_max_ops: 500,
+            batch_max_bytes: 2_000_000,
+        }
+    }
+}
+
+/// A configuration problem, reported in one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+impl RemoteConfig {
+    /// True when url, key and token are all set: the till has somewhere to sync to.
+    pub fn is_configured(&self) -> bool {
+        self.url.is_some() && self.anon_key.is_some() && self.device_token.is_some()
+    }
+}
+
+impl Config {
+    /// Parses a config file's text; unknown keys and bad values are errors naming the file.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.message().to_string(),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Loads the file (if `explicit` is given it must exist; the default location may be
+    /// absent), then applies environment overrides from `env`.
+    pub fn load(
+        explicit: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(Config, Option<PathBuf>), ConfigError> {
+        let (path, required) = match explicit {
+            Some(p) => (Some(p.to_path_buf()), true),
+            None => match env("KASSA_CONFIG") {
+                Some(p) => (Some(PathBuf::from(p)), true),
+                None => (default_config_path(), false),
+            },
+        };
+        let mut cfg = Config::default();
+        let mut used = None;
+        if let Some(path) = path {
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    cfg = Config::from_toml(&text, &path)?;
+                    used = Some(path);
+                }
+                Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(ConfigError::Read { path, source }),
+            }
+        }
+        cfg.apply_env(env);
+        cfg.validate()?;
+        Ok((cfg, used))
+    }
+
+    fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) {
+        let nonempty = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+        if let Some(v) = nonempty("KASSA_REMOTE_URL") {
+            self.remote.url = Some(v);
+        }
+        if let Some(v) = nonempty("KASSA_ANON_KEY") {
+            self.remote.anon_key = Some(v);
+        }
+        if let Some(v) = nonempty("KASSA_DEVICE_TOKEN") {
+            self.remote.device_token = Some(v);
+        }
+        if let Some(v) = nonempty("KASSA_DB") {
+            self.database = Some(PathBuf::from(v));
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        Currency::from_code(&self.currency).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if !(0..=1000).contains(&self.cash_rounding) {
+            return Err(ConfigError::Invalid(
+                "cash_rounding must be between 0 and 1000".into(),
+            ));
+        }
+        if self.sync.batch_max_ops == 0 || self.sync.batch_max_ops > 1000 {
+            return Err(ConfigError::Invalid(
+                "sync.batch_max_ops must be between 1 and 1000".into(),
+            ));
+        }
+        if self.sync.heartbeat_interval_s == 0 {
+            return Err(ConfigError::Invalid(
+                "sync.heartbeat_interval_s must be at least 1".into(),
+            ));
+        }
+        if let Some(url) = &self.remote.url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "remote.url must start with https:// (got {url:?})"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn currency(&self) -> Currency {
+        Currency::from_code(&self.currency).unwrap_or(Currency::EUR)
+    }
+
+    /// The database path: flag, else `KASSA_DB`/config, else the XDG data dir.
+    pub fn database_path(&self, flag: Option<&Path>) -> PathBuf {
+        flag.map(Path::to_path_buf)
+            .or_else(|| self.database.clone())
+            .unwrap_or_else(|| data_dir().join("till.db"))
+    }
+}
+
+fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("", "", "kassa")
+}
+
+pub fn default_config_path() -> Option<PathBuf> {
+    project_dirs().map(|d| d.config_dir().join("config.toml"))
+}
+
+pub fn data_dir() -> PathBuf {
+    project_dirs()
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Where logs go: `$XDG_STATE_HOME/kassa` (falls back to the data dir).
+pub fn state_dir() -> PathBuf {
+    project_dirs()
+        .and_then(|d| d.state_dir().map(Path::to_path_buf))
+        .unwrap_or_else(data_dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn the_printed_default_config_is_the_default() {
+        let cfg = Config::from_toml(DEFAULT_CONFIG, Path::new("default")).unwrap();
+        assert_eq!(cfg, Config::default());
+    }
+
+    #[test]
+    fn a_file_overrides_only_what_it_sets() {
+        let cfg = Config::from_toml("cash_rounding = 5\n", Path::new("x")).unwrap();
+        assert_eq!(cfg.cash_rounding, 5);
+        assert_eq!(cfg.currency, "EUR");
+        assert_eq!(cfg.sync, SyncConfig::default());
+    }
+
+    #[test]
+    fn bad_config_is_a_one_line_error_naming_the_file() {
+        let e = Config::from_toml("curency = \"EUR\"\n", Path::new("/etc/k.toml")).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("config /etc/k.toml: unknown field `curency`"), "{msg}");
+        assert!(!msg.contains('\n'));
+        let e = Config::from_toml("currency = \"XYZ\"\n", Path::new("k")).unwrap_err();
+        assert_eq!(e.to_string(), "config: unknown currency \"XYZ\"");
+    }
+
+    #[test]
+    fn env_overrides_the_file_and_secrets_stay_out_of_debug() {
+        let env = |k: &str| match k {
+            "KASSA_REMOTE_URL" => Some("http://127.0.0.1:1".to_string()),
+            "KASSA_ANON_KEY" => Some("anon-secret".to_string()),
+            "KASSA_DEVICE_TOKEN" => Some("token-secret".to_string()),
+            _ => None,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[remote]\nurl = \"https://x.example\"\n").unwrap();
+        let (cfg, used) = Config::load(Some(&p), &env).unwrap();
+        assert_eq!(used.as_deref(), Some(p.as_path()));
+        assert_eq!(cfg.remote.url.as_deref(), Some("http://127.0.0.1:1"));
+        assert!(cfg.remote.is_configured());
+        let dbg = format!("{cfg:?}");
+        assert!(!dbg.contains("secret"), "{dbg}");
+    }
+
+    #[test]
+    fn an_explicit_missing_file_is_an_error() {
+        let e = Config::load(Some(Path::new("/nonexistent/k.toml")), &no_env).unwrap_err();
+        assert!(e.to_string().starts_with("cannot read config /nonexistent/k.toml"));
+    }
+}

@@ -1,0 +1,17 @@
+//! kassa — an offline-first point-of-sale till for the terminal.
+//!
+//! Layers, each knowing only those listed before it:
+//! - [`domain`]: money, products, cart, tenders, sales, operations. Pure.
+//! - [`config`]: where things live and how the till is set up.
+//! - [`store`]: the local SQLite database on its own thread, reached by messages.
+//! - [`remote`]: the Supabase / PostgREST client.
+//! - [`sync`]: heartbeat, push, pull: the engine that moves the queue to the server.
+//! - [`tui`] and [`cli`]: the console and the headless commands, on top.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod remote;
+pub mod store;
+pub mod sync;
+pub mod tui;
