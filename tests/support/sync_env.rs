@@ -20,16 +20,17 @@ pub struct SyncTill {
 }
 
 pub fn remote_config(url: &str, anon_key: &str, token: &str) -> Config {
-    let mut c = Config::default();
-    c.remote = RemoteConfig {
-        url: Some(url.to_string()),
-        anon_key: Some(anon_key.to_string()),
-        device_token: Some(token.to_string()),
-        allow_insecure_http: false,
-        connect_timeout_ms: 1000,
-        request_timeout_ms: 2000,
-    };
-    c
+    Config {
+        remote: RemoteConfig {
+            url: Some(url.to_string()),
+            anon_key: Some(anon_key.to_string()),
+            device_token: Some(token.to_string()),
+            allow_insecure_http: false,
+            connect_timeout_ms: 1000,
+            request_timeout_ms: 2000,
+        },
+        ..Config::default()
+    }
 }
 
 impl SyncTill {
