@@ -80,7 +80,6 @@ struct AppState {
     schema_name: String,
     anon_role: String,
     cache: RwLock<Option<Arc<SchemaCache>>>,
-    last_reload: std::sync::Mutex<Option<Instant>>,
 }
 
 /// A running gateway. Dropping it does NOT stop the server; call [`ServerHandle::shutdown`].
@@ -158,7 +157,6 @@ pub async fn serve(config: Config) -> Result<ServerHandle, Error> {
         schema_name: config.schema.clone(),
         anon_role: config.anon_role.clone(),
         cache: RwLock::new(None),
-        last_reload: std::sync::Mutex::new(None),
     });
     if let Err(e) = reload_schema(&state).await {
         tracing::warn!(error = %e.message, "schema cache not loaded yet; will retry on demand");
@@ -166,7 +164,7 @@ pub async fn serve(config: Config) -> Result<ServerHandle, Error> {
 
     let app = Router::new()
         .route("/rest/v1/rpc/{function}", post(rpc))
-        .route("/rest/v1/{table}", get(read_table))
+        .route("/rest/v1/{table}", get(read_table).post(insert_table))
         .route("/health", get(|| async { "ok" }))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
@@ -220,9 +218,6 @@ async fn reload_schema(state: &AppState) -> Result<Arc<SchemaCache>, ApiError> {
         .map_err(|e| ApiError::from_pg(&e, false))?;
     let cache = Arc::new(cache);
     *state.cache.write().await = Some(cache.clone());
-    if let Ok(mut t) = state.last_reload.lock() {
-        *t = Some(Instant::now());
-    }
     Ok(cache)
 }
 
@@ -233,16 +228,9 @@ async fn schema(state: &AppState) -> Result<Arc<SchemaCache>, ApiError> {
     reload_schema(state).await
 }
 
-/// Reloads after a miss, at most once a second. Returns None if not reloaded.
+/// Reloads after a miss (unknown function or table): objects created after start-up are
+/// found without a restart. A miss is an error path, so the extra catalog read is cheap.
 async fn reload_after_miss(state: &AppState) -> Result<Option<Arc<SchemaCache>>, ApiError> {
-    let recent = state
-        .last_reload
-        .lock()
-        .map(|t| t.is_some_and(|t| t.elapsed() < Duration::from_secs(1)))
-        .unwrap_or(false);
-    if recent {
-        return Ok(None);
-    }
     reload_schema(state).await.map(Some)
 }
 
@@ -607,6 +595,115 @@ async fn read_inner(
         status: StatusCode::OK,
         body: Some(body.unwrap_or_else(|| "[]".to_string())),
         content_range: Some(content_range),
+    })
+}
+
+async fn insert_table(
+    State(state): State<Arc<AppState>>,
+    Path(table): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let path = format!("/{table}");
+    let result = insert_inner(&state, &table, query.as_deref(), &headers, &body, &path).await;
+    log_request(&Method::POST, &path, started, &result);
+    match result {
+        Ok(o) => json_response(o),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /rest/v1/{table}` with a JSON object or array of objects: an INSERT of the given
+/// columns (as PostgREST does it, through `jsonb_populate_recordset`), 201 without a body.
+/// Enough for head-office style writes and for checking that devices cannot write.
+async fn insert_inner(
+    state: &AppState,
+    table: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &Bytes,
+    path: &str,
+) -> Result<Outcome, ApiError> {
+    let auth = authenticate(state, headers, query)?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "PGRST102", "Empty or invalid json")
+            .with_details(e.to_string())
+    })?;
+    let rows = match value {
+        Value::Array(a) => a,
+        o @ Value::Object(_) => vec![o],
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "PGRST102",
+                "Empty or invalid json",
+            ))
+        }
+    };
+    let mut columns: Vec<String> = match rows.first() {
+        Some(Value::Object(m)) => m.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    columns.sort();
+    if rows.is_empty() || columns.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "PGRST102",
+            "Empty or invalid json",
+        ));
+    }
+    let mut cache = schema(state).await?;
+    if !cache.tables.contains_key(table) {
+        if let Some(c) = reload_after_miss(state).await? {
+            cache = c;
+        }
+    }
+    let Some(def) = cache.tables.get(table) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "PGRST205",
+            format!(
+                "Could not find the table '{}.{}' in the schema cache",
+                state.schema_name, table
+            ),
+        ));
+    };
+    for c in &columns {
+        if def.column_type(c).is_none() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "PGRST204",
+                format!("Could not find the '{c}' column of '{table}' in the schema cache"),
+            ));
+        }
+    }
+    let cols = columns
+        .iter()
+        .map(|c| crate::schema::quote_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let qualified = format!(
+        "{}.{}",
+        crate::schema::quote_ident(&state.schema_name),
+        crate::schema::quote_ident(table)
+    );
+    let sql = format!(
+        "with _ins as (insert into {qualified} ({cols}) select {cols} from jsonb_populate_recordset(null::{qualified}, $1::text::jsonb) returning 1) select null::text, count(*) from _ins"
+    );
+    let rows_text = Value::Array(rows).to_string();
+    let ctx = RequestCtx {
+        method: "POST",
+        path,
+        headers,
+        read_only: false,
+    };
+    run_in_request_tx(state, &auth, &ctx, &sql, &[&rows_text]).await?;
+    Ok(Outcome {
+        status: StatusCode::CREATED,
+        body: None,
+        content_range: None,
     })
 }
 

@@ -466,7 +466,9 @@ begin
 end
 $$;
 
-create or replace function public.kassa_apply_resolution(p_device uuid, p_store uuid, p_op_id uuid, p jsonb)
+-- p_at: the resolution's moment (the op's device_time corrected by skew_ms, else now()).
+create or replace function public.kassa_apply_resolution(p_device uuid, p_store uuid, p_op_id uuid,
+                                                         p_at timestamptz, p jsonb)
 returns jsonb
 language plpgsql
 set search_path = ''
@@ -524,9 +526,9 @@ begin
   end if;
 
   if v_action = 'recount' then
-    -- A stock count at the resolution time (server clock).
+    -- A stock count at the resolution's moment.
     perform public.kassa_record_count(p_store, c.product_id, p_device, p_op_id, gen_random_uuid(),
-                                      (p ->> 'qty')::bigint, null, 0, now(), 'recount');
+                                      (p ->> 'qty')::bigint, null, 0, p_at, 'recount');
   elsif v_action = 'adjust' then
     select * into v_line from public.sale_lines l where l.sale_id = c.sale_id and l.line_no = c.line_no;
     v_price := coalesce((c.details ->> 'server_unit_cents')::bigint, v_line.unit_price_cents);
@@ -671,7 +673,10 @@ begin
   r := case v_kind
     when 'sale' then public.kassa_apply_sale(p_device, p_store, v_op_id, v_seq, v_skew, v_payload)
     when 'stock_count' then public.kassa_apply_stock_count(p_device, p_store, v_op_id, v_skew, p_threshold, v_payload)
-    when 'resolve_conflict' then public.kassa_apply_resolution(p_device, p_store, v_op_id, v_payload)
+    when 'resolve_conflict' then public.kassa_apply_resolution(
+      p_device, p_store, v_op_id,
+      coalesce(public.kassa_ts(p_op ->> 'device_time') + v_skew::double precision * interval '1 millisecond', now()),
+      v_payload)
   end;
 
   if r ->> 'status' = 'rejected' then
