@@ -80,7 +80,10 @@ async fn server_canonical_form_is_the_documented_one() {
         "tenders": [{"kind": "cash", "amount_cents": 500, "change_cents": 262}]
     });
     let canonical: String = db
-        .query_one("select kassa_sale_canonical($1::text::jsonb)", &[&payload.to_string()])
+        .query_one(
+            "select kassa_sale_canonical($1::text::jsonb)",
+            &[&payload.to_string()],
+        )
         .await
         .expect("canonical")
         .get(0);

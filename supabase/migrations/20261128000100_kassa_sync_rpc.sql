@@ -301,7 +301,6 @@ declare
   v_err text;
   v_sale uuid;
   v_event timestamptz;
-  v_prev text;
   v_hash text;
 begin
   v_err := public.kassa_validate_sale(p);
@@ -314,22 +313,22 @@ begin
       'message', 'hash does not match the canonical form of the sale');
   end if;
   v_sale := (p ->> 'sale_id')::uuid;
-  if exists (select 1 from public.sales s where s.id = v_sale) then
-    return jsonb_build_object('status', 'rejected', 'code', 'invalid_payload',
-      'message', format('sale %s was already recorded by another op', v_sale));
-  end if;
-
   v_event := public.kassa_ts(p ->> 'created_at') + p_skew::double precision * interval '1 millisecond';
-  select s.hash into v_prev from public.sales s
-   where s.device_id = p_device and s.seq < p_seq
-   order by s.seq desc limit 1;
 
+  -- chain_ok: prev_hash is the hash of this device's previous sale (by seq).
   insert into public.sales (id, store_id, device_id, op_id, seq, created_at, skew_ms, event_time,
                             currency, total_cents, tax_cents, rounding_cents, prev_hash, hash, chain_ok)
   values (v_sale, p_store, p_device, p_op_id, p_seq, p ->> 'created_at', p_skew, v_event,
           p ->> 'currency', (p ->> 'total_cents')::bigint, (p ->> 'tax_cents')::bigint,
           coalesce((p ->> 'rounding_cents')::bigint, 0), p ->> 'prev_hash', v_hash,
-          (p ->> 'prev_hash') = coalesce(v_prev, repeat('0', 64)));
+          (p ->> 'prev_hash') = coalesce((select s.hash from public.sales s
+                                           where s.device_id = p_device and s.seq < p_seq
+                                           order by s.seq desc limit 1), repeat('0', 64)))
+  on conflict (id) do nothing;
+  if not found then
+    return jsonb_build_object('status', 'rejected', 'code', 'invalid_payload',
+      'message', format('sale %s was already recorded by another op', v_sale));
+  end if;
 
   insert into public.sale_lines (sale_id, line_no, store_id, product_id, sku, name, qty,
                                  unit_price_cents, discount_cents, price_overridden, tax_rate_bp,
@@ -349,17 +348,17 @@ begin
     from jsonb_array_elements(p -> 'tenders') with ordinality as x(t, i);
   end if;
 
-  -- The ledger: one movement per stock line.
-  insert into public.stock_movements (store_id, product_id, delta, reason, op_id, device_id, sale_id,
-                                      line_no, device_time, skew_ms, event_time)
-  select p_store, l.product_id, -l.qty, 'sale', p_op_id, p_device, v_sale, l.line_no,
-         p ->> 'created_at', p_skew, v_event
-  from public.sale_lines l
-  where l.sale_id = v_sale and l.product_id is not null;
-
-  -- Levels: a sale at or before the product's baseline is absorbed by it; otherwise it
-  -- applies on top. Then oversold for every product this sale drove below zero.
-  with d as (
+  -- The ledger (one movement per stock line) and the levels: a sale at or before the
+  -- product's baseline is absorbed by it; otherwise it applies on top. Then oversold for every
+  -- product this sale drove below zero.
+  with moved as (
+    insert into public.stock_movements (store_id, product_id, delta, reason, op_id, device_id, sale_id,
+                                        line_no, device_time, skew_ms, event_time)
+    select p_store, l.product_id, -l.qty, 'sale', p_op_id, p_device, v_sale, l.line_no,
+           p ->> 'created_at', p_skew, v_event
+    from public.sale_lines l
+    where l.sale_id = v_sale and l.product_id is not null
+  ), d as (
     select l.product_id, sum(l.qty) as qty from public.sale_lines l
      where l.sale_id = v_sale and l.product_id is not null
      group by l.product_id
@@ -379,25 +378,31 @@ begin
   join public.products pr on pr.id = up.product_id
   where up.on_hand < 0;
 
-  -- price_mismatch: a stock line sold at another price than the server's at the sale's time.
+  -- price_mismatch: a stock line sold at another price than the server's at the sale's time
+  -- (unless the cashier overrode the price). unknown_product: the line is kept, without a
+  -- movement, until resolved. One statement, in line order.
   insert into public.conflicts (store_id, kind, product_id, sku, sale_id, line_no, device_id, op_id, details)
-  select p_store, 'price_mismatch', l.product_id, l.sku, v_sale, l.line_no, p_device, p_op_id,
-         jsonb_build_object('line_no', l.line_no, 'qty', l.qty, 'sold_unit_cents', l.unit_price_cents,
-                            'server_unit_cents', sp.price, 'event_time', public.kassa_fmt_ts(v_event))
-  from public.sale_lines l
-  cross join lateral (select public.kassa_price_at(l.product_id, v_event) as price) sp
-  where l.sale_id = v_sale and l.product_id is not null and not l.price_overridden
-    and l.unit_price_cents <> sp.price;
-
-  -- unknown_product: the line is kept, without a movement, until resolved.
-  insert into public.conflicts (store_id, kind, product_id, sku, sale_id, line_no, device_id, op_id, details)
-  select p_store, 'unknown_product', null, l.sku, v_sale, l.line_no, p_device, p_op_id,
-         jsonb_build_object('line_no', l.line_no, 'name', l.name, 'qty', l.qty,
-                            'unit_price_cents', l.unit_price_cents,
-                            'reason', case when pr.id is null then 'unknown_sku' else 'inactive' end)
-  from public.sale_lines l
-  left join public.products pr on pr.sku = l.sku
-  where l.sale_id = v_sale and l.product_id is null;
+  select p_store, c.kind, c.product_id, c.sku, v_sale, c.line_no, p_device, p_op_id, c.details
+  from (
+    select l.line_no,
+           case when l.product_id is null then 'unknown_product' else 'price_mismatch' end as kind,
+           l.product_id, l.sku,
+           case when l.product_id is null then
+             jsonb_build_object('line_no', l.line_no, 'name', l.name, 'qty', l.qty,
+                                'unit_price_cents', l.unit_price_cents,
+                                'reason', case when exists (select 1 from public.products pr where pr.sku = l.sku)
+                                               then 'inactive' else 'unknown_sku' end)
+           else
+             jsonb_build_object('line_no', l.line_no, 'qty', l.qty, 'sold_unit_cents', l.unit_price_cents,
+                                'server_unit_cents', sp.price, 'event_time', public.kassa_fmt_ts(v_event))
+           end as details
+    from public.sale_lines l
+    left join lateral (select public.kassa_price_at(l.product_id, v_event) as price
+                        where l.product_id is not null and not l.price_overridden) sp on true
+    where l.sale_id = v_sale
+      and (l.product_id is null or l.unit_price_cents <> sp.price)
+  ) c
+  order by c.line_no;
 
   return '{"status":"applied"}'::jsonb;
 end
