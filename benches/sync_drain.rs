@@ -140,6 +140,9 @@ async fn run(n: usize) -> Result<(), BoxError> {
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     let rows = Rows::build(&payloads, &ids, &base)?;
+    if std::env::var_os("KASSA_BENCH_PROFILE").is_some() {
+        profile_push(&bdb, &base, &payloads[..1000.min(payloads.len())]).await?;
+    }
 
     let per_row = per_row_inserts(&bdb, &rows, PER_ROW_SAMPLE.min(n)).await?;
     let per_row_rate = PER_ROW_SAMPLE.min(n) as f64 / per_row.as_secs_f64();
@@ -367,4 +370,63 @@ async fn copy_rows(db: &tokio_postgres::Client, rows: &Rows) -> Result<Duration,
     }
     db.batch_execute("commit").await?;
     Ok(t.elapsed())
+}
+
+/// `KASSA_BENCH_PROFILE=1`: one `kassa_push` of these ops in a SQL session that acts as the
+/// device (as the gateway does), with per-function timings of the server's PL/pgSQL.
+async fn profile_push(
+    db: &tokio_postgres::Client,
+    stack: &TestStack,
+    ops: &[(String, i64, String)],
+) -> Result<(), BoxError> {
+    db.query(
+        "select public.kassa_receive_stock($1, p.sku, 100000000) from public.products p
+          where p.active",
+        &[&stack.store_id],
+    )
+    .await?;
+    let mut batch = Vec::new();
+    for (op_id, seq, payload) in ops {
+        let p: Value = serde_json::from_str(payload)?;
+        batch.push(
+            serde_json::json!({"op_id": op_id, "seq": seq, "kind": "sale",
+            "device_time": p["created_at"], "skew_ms": 0, "payload": p}),
+        );
+    }
+    let batch = Value::Array(batch).to_string();
+    let claims = serde_json::json!({"role": "authenticated", "sub": stack.devices[0].id,
+        "app_metadata": {"store_id": stack.store_id}})
+    .to_string();
+    db.batch_execute("begin; set local track_functions = 'pl'")
+        .await?;
+    db.execute(
+        "select set_config('request.jwt.claims', $1, true)",
+        &[&claims],
+    )
+    .await?;
+    db.batch_execute("set local role authenticated").await?;
+    let t = Instant::now();
+    db.execute("select public.kassa_push($1::text::jsonb)", &[&batch])
+        .await?;
+    let took = t.elapsed();
+    db.batch_execute("reset role").await?;
+    println!(
+        "profile: kassa_push of {} sales in SQL (no HTTP) took {:.0} ms; by self time:",
+        ops.len(),
+        took.as_secs_f64() * 1000.0
+    );
+    for r in db
+        .query(
+            "select funcname, calls, round(total_time)::bigint, round(self_time)::bigint
+               from pg_stat_xact_user_functions order by self_time desc limit 12",
+            &[],
+        )
+        .await?
+    {
+        let (f, calls, total, own): (String, i64, i64, i64) =
+            (r.get(0), r.get(1), r.get(2), r.get(3));
+        println!("  {f:<32} calls {calls:>7}  total {total:>6} ms  self {own:>6} ms");
+    }
+    db.batch_execute("rollback").await?;
+    Ok(())
 }
