@@ -68,7 +68,10 @@ impl std::fmt::Debug for RemoteConfig {
         f.debug_struct("RemoteConfig")
             .field("url", &self.url)
             .field("anon_key", &self.anon_key.as_ref().map(|_| "<redacted>"))
-            .field("device_token", &self.device_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "device_token",
+                &self.device_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("request_timeout_ms", &self.request_timeout_ms)
@@ -283,7 +286,10 @@ mod tests {
     fn bad_config_is_a_one_line_error_naming_the_file() {
         let e = Config::from_toml("curency = \"EUR\"\n", Path::new("/etc/k.toml")).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.starts_with("config /etc/k.toml: unknown field `curency`"), "{msg}");
+        assert!(
+            msg.starts_with("config /etc/k.toml: unknown field `curency`"),
+            "{msg}"
+        );
         assert!(!msg.contains('\n'));
         let e = Config::from_toml("currency = \"XYZ\"\n", Path::new("k")).unwrap_err();
         assert_eq!(e.to_string(), "config: unknown currency \"XYZ\"");
@@ -311,6 +317,8 @@ mod tests {
     #[test]
     fn an_explicit_missing_file_is_an_error() {
         let e = Config::load(Some(Path::new("/nonexistent/k.toml")), &no_env).unwrap_err();
-        assert!(e.to_string().starts_with("cannot read config /nonexistent/k.toml"));
+        assert!(e
+            .to_string()
+            .starts_with("cannot read config /nonexistent/k.toml"));
     }
 }

@@ -153,7 +153,10 @@ impl Cart {
 
     /// Changes a line and keeps the change only if the cart is still valid.
     fn edit(&mut self, idx: usize, f: impl FnOnce(&mut CartLine)) -> Result<(), DomainError> {
-        let line = self.lines.get_mut(idx).ok_or(DomainError::NoSuchLine(idx))?;
+        let line = self
+            .lines
+            .get_mut(idx)
+            .ok_or(DomainError::NoSuchLine(idx))?;
         let before = line.clone();
         f(line);
         let check = line.amounts().map(|_| ());
@@ -254,8 +257,20 @@ mod tests {
         cart.add(&product("2", 599, 1900, true), 1).unwrap();
         let t = cart.totals().unwrap();
         // 238 * 700 / 10700 = 15.57 -> 16 ; 599 * 1900 / 11900 = 95.63 -> 96
-        assert_eq!(t.lines[0], LineAmounts { line_total_cents: 238, tax_cents: 16 });
-        assert_eq!(t.lines[1], LineAmounts { line_total_cents: 599, tax_cents: 96 });
+        assert_eq!(
+            t.lines[0],
+            LineAmounts {
+                line_total_cents: 238,
+                tax_cents: 16
+            }
+        );
+        assert_eq!(
+            t.lines[1],
+            LineAmounts {
+                line_total_cents: 599,
+                tax_cents: 96
+            }
+        );
         assert_eq!(t.total_cents, 837);
         assert_eq!(t.tax_cents, 112);
         assert_eq!(t.by_rate, vec![(700, 238, 16), (1900, 599, 96)]);
@@ -292,7 +307,9 @@ mod tests {
             cart.add(&product("1", 100, 0, true), -3),
             Err(DomainError::BadQuantity(-3))
         );
-        assert!(cart.add(&product("1", 100, 0, true), 1_000_000_000_000).is_err());
+        assert!(cart
+            .add(&product("1", 100, 0, true), 1_000_000_000_000)
+            .is_err());
         assert!(cart.add(&product("1", i64::MAX, 0, true), 1).is_err());
         assert!(cart.is_empty());
     }

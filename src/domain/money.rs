@@ -17,12 +17,30 @@ pub struct Currency {
 }
 
 impl Currency {
-    pub const EUR: Currency = Currency { code: *b"EUR", exponent: 2 };
-    pub const USD: Currency = Currency { code: *b"USD", exponent: 2 };
-    pub const GBP: Currency = Currency { code: *b"GBP", exponent: 2 };
-    pub const CHF: Currency = Currency { code: *b"CHF", exponent: 2 };
-    pub const JPY: Currency = Currency { code: *b"JPY", exponent: 0 };
-    pub const BHD: Currency = Currency { code: *b"BHD", exponent: 3 };
+    pub const EUR: Currency = Currency {
+        code: *b"EUR",
+        exponent: 2,
+    };
+    pub const USD: Currency = Currency {
+        code: *b"USD",
+        exponent: 2,
+    };
+    pub const GBP: Currency = Currency {
+        code: *b"GBP",
+        exponent: 2,
+    };
+    pub const CHF: Currency = Currency {
+        code: *b"CHF",
+        exponent: 2,
+    };
+    pub const JPY: Currency = Currency {
+        code: *b"JPY",
+        exponent: 0,
+    };
+    pub const BHD: Currency = Currency {
+        code: *b"BHD",
+        exponent: 3,
+    };
 
     const KNOWN: [Currency; 6] = [
         Self::EUR,

@@ -43,7 +43,9 @@ fn has_control(s: &str) -> bool {
 pub fn validate_code(field: &'static str, code: &str) -> Result<(), DomainError> {
     if code.is_empty()
         || code.len() > 64
-        || code.chars().any(|c| c.is_whitespace() || c.is_control() || c == '|')
+        || code
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '|')
     {
         return Err(DomainError::Invalid {
             field,

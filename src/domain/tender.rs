@@ -36,7 +36,9 @@ pub struct Tender {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Payment {
     /// Cash; `given: None` means the exact amount due.
-    Cash { given: Option<i64> },
+    Cash {
+        given: Option<i64>,
+    },
     Card,
 }
 
@@ -120,7 +122,10 @@ mod tests {
     #[test]
     fn too_little_cash_is_refused() {
         let e = settle(837, Payment::Cash { given: Some(500) }, 0, Currency::EUR).unwrap_err();
-        assert_eq!(e.to_string(), "cash given 5.00 is less than the amount due 8.37");
+        assert_eq!(
+            e.to_string(),
+            "cash given 5.00 is less than the amount due 8.37"
+        );
     }
 
     #[test]
