@@ -1,1 +1,160 @@
-//! Headless commands (being built).
+//! The command line: global flags, the subcommands, exit codes.
+//!
+//! Every console action also exists here as a headless subcommand; data-printing commands take
+//! `--json`. Exit status: 0 success, 1 failure (the reason on stderr), 2 bad input (a one-line
+//! reason on stderr, nothing written).
+
+mod catalog;
+mod context;
+mod doctor;
+mod queue;
+mod report;
+mod sell;
+mod status;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use context::Context;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kassa",
+    version,
+    about = "Offline-first point-of-sale till for the terminal"
+)]
+pub struct Cli {
+    /// Config file (default: $XDG_CONFIG_HOME/kassa/config.toml). Env: KASSA_CONFIG.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Till database (default: $XDG_DATA_HOME/kassa/till.db). Env: KASSA_DB.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Print the default configuration, with comments, and exit.
+    #[arg(long)]
+    pub print_default_config: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ring up and commit one sale: ITEM is a SKU or barcode, optionally ITEM*QTY.
+    Sell(sell::SellArgs),
+    /// List the outbox (queued operations), newest first.
+    Queue(queue::QueueArgs),
+    /// Queue, sync and conflict state in one view.
+    Status(JsonFlag),
+    /// List the catalog, or import one from CSV.
+    Catalog(catalog::CatalogArgs),
+    /// Reports: `report z` is the end-of-day total by tender and tax rate.
+    Report(report::ReportArgs),
+    /// Check the hash chain of all sales and the database's integrity.
+    Verify(JsonFlag),
+    /// Check config, database, file permissions and the remote, each with a verdict.
+    Doctor(JsonFlag),
+    /// Write a default config file (if none) and create the database.
+    Init,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct JsonFlag {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How a command failed: bad input (exit 2) or a failure (exit 1).
+#[derive(Debug)]
+pub enum CliError {
+    BadInput(String),
+    Failed(String),
+}
+
+impl From<crate::store::StoreError> for CliError {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError::*;
+        match e {
+            Invalid(m) => CliError::BadInput(m),
+            Domain(d) => CliError::BadInput(d.to_string()),
+            other => CliError::Failed(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::config::ConfigError> for CliError {
+    fn from(e: crate::config::ConfigError) -> Self {
+        CliError::BadInput(e.to_string())
+    }
+}
+
+impl From<crate::domain::DomainError> for CliError {
+    fn from(e: crate::domain::DomainError) -> Self {
+        CliError::BadInput(e.to_string())
+    }
+}
+
+pub type CliResult = Result<ExitCode, CliError>;
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::Failed(format!("cannot encode JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Parses the command line and runs it; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // clap's message spans several lines; the first says what is wrong.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad arguments");
+            let first = first.trim_start_matches("error: ");
+            eprintln!("kassa: {first} (see kassa --help)");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.print_default_config {
+        print!("{}", crate::config::DEFAULT_CONFIG);
+        return ExitCode::SUCCESS;
+    }
+    match run(cli) {
+        Ok(code) => code,
+        Err(CliError::BadInput(m)) => {
+            eprintln!("kassa: {m}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Failed(m)) => {
+            eprintln!("kassa: {m}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> CliResult {
+    let ctx = Context::load(cli.config.as_deref(), cli.db.as_deref())?;
+    let _log = ctx.init_logging();
+    match cli.command {
+        None => Err(CliError::Failed(
+            "the console is not part of this build yet; see kassa --help for the commands".into(),
+        )),
+        Some(Command::Sell(a)) => sell::run(&ctx, a),
+        Some(Command::Queue(a)) => queue::run(&ctx, a),
+        Some(Command::Status(a)) => status::run(&ctx, a.json),
+        Some(Command::Catalog(a)) => catalog::run(&ctx, a),
+        Some(Command::Report(a)) => report::run(&ctx, a),
+        Some(Command::Verify(a)) => report::verify(&ctx, a.json),
+        Some(Command::Doctor(a)) => doctor::run(&ctx, a.json),
+        Some(Command::Init) => doctor::init(&ctx),
+    }
+}

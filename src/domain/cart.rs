@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::money::{div_round_half_away, to_minor, Currency};
-use super::product::{validate_price, Product};
+use super::product::{validate_price, validate_tax_rate, Product};
 use super::{DomainError, MAX_LINES, MAX_QTY};
 
 /// One line of the cart: a product sold at a unit price, with an optional discount.
@@ -40,6 +40,7 @@ impl CartLine {
     pub fn from_product(p: &Product, qty: i64) -> Result<CartLine, DomainError> {
         check_qty(qty)?;
         validate_price(p.price_cents)?;
+        validate_tax_rate(p.tax_rate_bp)?;
         Ok(CartLine {
             sku: p.sku.clone(),
             name: p.name.clone(),
@@ -61,6 +62,7 @@ impl CartLine {
     pub fn amounts(&self) -> Result<LineAmounts, DomainError> {
         check_qty(self.qty)?;
         validate_price(self.unit_price_cents)?;
+        validate_tax_rate(self.tax_rate_bp)?;
         let before = self.gross_before_discount()?;
         if self.discount_cents < 0 || self.discount_cents > before {
             return Err(DomainError::BadDiscount {

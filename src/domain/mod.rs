@@ -3,6 +3,7 @@
 //! Pure code: no I/O, no clock reads, no UI. Every other layer builds on these types.
 
 pub mod cart;
+pub mod conflict;
 pub mod money;
 pub mod op;
 pub mod product;

@@ -1,0 +1,285 @@
+//! `kassa doctor` (each part of the set-up with a verdict) and `kassa init`.
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{print_json, CliError, CliResult, Context};
+use crate::config::{default_config_path, state_dir, DEFAULT_CONFIG};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Verdict {
+    Ok,
+    Warn,
+    Fail,
+}
+
+#[derive(Serialize)]
+struct Check {
+    check: &'static str,
+    verdict: Verdict,
+    detail: String,
+}
+
+fn check(check: &'static str, verdict: Verdict, detail: impl Into<String>) -> Check {
+    Check {
+        check,
+        verdict,
+        detail: detail.into(),
+    }
+}
+
+/// `(host, port, is_https)` of an http(s) URL, without pulling in a URL parser.
+pub fn host_port(url: &str) -> Option<(String, u16, bool)> {
+    let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
+        (true, r)
+    } else {
+        (false, url.strip_prefix("http://")?)
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit('@').next()?;
+    let default = if https { 443 } else { 80 };
+    if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None => default,
+        };
+        return Some((host.to_string(), port, https));
+    }
+    match authority.rsplit_once(':') {
+        Some((h, p)) => Some((h.to_string(), p.parse().ok()?, https)),
+        None => Some((authority.to_string(), default, https)),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+fn remote_check(ctx: &Context) -> Check {
+    let r = &ctx.config.remote;
+    let Some(url) = r.url.as_deref() else {
+        return check(
+            "remote",
+            Verdict::Ok,
+            "not configured: the till runs offline",
+        );
+    };
+    if r.anon_key.is_none() || r.device_token.is_none() {
+        return check(
+            "remote",
+            Verdict::Fail,
+            "remote.url is set but anon_key or device_token is missing",
+        );
+    }
+    let Some((host, port, https)) = host_port(url) else {
+        return check(
+            "remote",
+            Verdict::Fail,
+            format!("cannot parse remote.url {url:?}"),
+        );
+    };
+    if !https && !is_loopback(&host) && !r.allow_insecure_http {
+        return check(
+            "remote",
+            Verdict::Fail,
+            format!("{url} is plain http to a non-loopback host; use https"),
+        );
+    }
+    let addrs = match (host.as_str(), port).to_socket_addrs() {
+        Ok(a) => a.collect::<Vec<_>>(),
+        Err(e) => {
+            return check(
+                "remote",
+                Verdict::Fail,
+                format!("cannot resolve {host}: {e}"),
+            )
+        }
+    };
+    let timeout = Duration::from_millis(r.connect_timeout_ms);
+    for addr in &addrs {
+        if TcpStream::connect_timeout(addr, timeout).is_ok() {
+            return check("remote", Verdict::Ok, format!("{host}:{port} answers"));
+        }
+    }
+    check(
+        "remote",
+        Verdict::Fail,
+        format!("{host}:{port} does not answer (offline? sales still queue locally)"),
+    )
+}
+
+#[cfg(unix)]
+fn mode_of(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).ok().map(|m| m.permissions().mode())
+}
+
+#[cfg(not(unix))]
+fn mode_of(_: &Path) -> Option<u32> {
+    None
+}
+
+fn writable_dir(dir: &Path) -> bool {
+    std::fs::create_dir_all(dir).is_ok() && tempfile_probe(dir)
+}
+
+fn tempfile_probe(dir: &Path) -> bool {
+    let probe = dir.join(format!(".kassa-doctor-{}", std::process::id()));
+    let ok = std::fs::write(&probe, b"x").is_ok();
+    let _ = std::fs::remove_file(&probe);
+    ok
+}
+
+pub fn run(ctx: &Context, json: bool) -> CliResult {
+    let mut checks = Vec::new();
+    checks.push(match &ctx.config_path {
+        Some(p) => check("config", Verdict::Ok, format!("{} is valid", p.display())),
+        None => check("config", Verdict::Ok, "no config file: built-in defaults"),
+    });
+    match ctx.open_store() {
+        Ok(store) => {
+            let r = store.call_blocking(|db| -> Result<_, crate::store::StoreError> {
+                let qc: String = db
+                    .conn()
+                    .query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+                let v: i64 = db
+                    .conn()
+                    .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                Ok((qc, v))
+            });
+            checks.push(match r {
+                Ok(Ok((qc, v))) if qc == "ok" => check(
+                    "database",
+                    Verdict::Ok,
+                    format!("{} (schema {v}) quick_check ok", ctx.db_path.display()),
+                ),
+                Ok(Ok((qc, _))) => check("database", Verdict::Fail, format!("quick_check: {qc}")),
+                Ok(Err(e)) => check("database", Verdict::Fail, e.to_string()),
+                Err(e) => check("database", Verdict::Fail, e.to_string()),
+            });
+        }
+        Err(CliError::Failed(m) | CliError::BadInput(m)) => {
+            checks.push(check("database", Verdict::Fail, m));
+        }
+    }
+    checks.push(match mode_of(&ctx.db_path) {
+        Some(mode) if mode & 0o004 != 0 => check(
+            "permissions",
+            Verdict::Warn,
+            format!(
+                "{} is readable by every user (mode {:o}); chmod 600 it",
+                ctx.db_path.display(),
+                mode & 0o777
+            ),
+        ),
+        Some(mode) => check(
+            "permissions",
+            Verdict::Ok,
+            format!("database mode {:o}", mode & 0o777),
+        ),
+        None => check(
+            "permissions",
+            Verdict::Warn,
+            "cannot read the database's mode",
+        ),
+    });
+    let logs = state_dir();
+    checks.push(if writable_dir(&logs) {
+        check(
+            "logs",
+            Verdict::Ok,
+            format!("{} is writable", logs.display()),
+        )
+    } else {
+        check(
+            "logs",
+            Verdict::Warn,
+            format!("cannot write logs to {}", logs.display()),
+        )
+    });
+    checks.push(remote_check(ctx));
+    let worst = checks
+        .iter()
+        .map(|c| c.verdict)
+        .fold(Verdict::Ok, |a, v| match (a, v) {
+            (Verdict::Fail, _) | (_, Verdict::Fail) => Verdict::Fail,
+            (Verdict::Warn, _) | (_, Verdict::Warn) => Verdict::Warn,
+            _ => Verdict::Ok,
+        });
+    if json {
+        print_json(&checks)?;
+    } else {
+        for c in &checks {
+            let v = match c.verdict {
+                Verdict::Ok => "ok  ",
+                Verdict::Warn => "WARN",
+                Verdict::Fail => "FAIL",
+            };
+            println!("[{v}] {:<12} {}", c.check, c.detail);
+        }
+    }
+    Ok(if worst == Verdict::Fail {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub fn init(ctx: &Context) -> CliResult {
+    match (&ctx.config_path, default_config_path()) {
+        (Some(p), _) => println!("config   {} (exists, left as it is)", p.display()),
+        (None, Some(p)) => {
+            if let Some(dir) = p.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    CliError::Failed(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+            std::fs::write(&p, DEFAULT_CONFIG)
+                .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", p.display())))?;
+            println!("config   {} (written with defaults)", p.display());
+        }
+        (None, None) => println!("config   no config directory; using defaults"),
+    }
+    let store = ctx.open_store()?;
+    let n = store.call_blocking(|db| db.catalog().map(|c| c.len()))??;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&ctx.db_path, std::fs::Permissions::from_mode(0o600));
+    }
+    println!("database {} ({n} products)", ctx.db_path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_and_port_of_urls() {
+        assert_eq!(
+            host_port("https://x.supabase.co"),
+            Some(("x.supabase.co".into(), 443, true))
+        );
+        assert_eq!(
+            host_port("http://127.0.0.1:54321/rest"),
+            Some(("127.0.0.1".into(), 54321, false))
+        );
+        assert_eq!(
+            host_port("http://[::1]:8080"),
+            Some(("::1".into(), 8080, false))
+        );
+        assert_eq!(host_port("ftp://x"), None);
+        assert_eq!(host_port("http://x:notaport"), None);
+    }
+}

@@ -1,0 +1,123 @@
+//! `kassa report z` (end-of-day totals) and `kassa verify` (hash chain + integrity).
+
+use std::process::ExitCode;
+
+use chrono::{Local, NaiveDate, TimeZone, Utc};
+
+use super::{print_json, CliError, CliResult, Context};
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    pub kind: ReportKind,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ReportKind {
+    /// End-of-day totals by tender and tax rate for one local day.
+    Z {
+        /// The day, YYYY-MM-DD in local time (default: today).
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The UTC bounds `[start, end)` of a local calendar day.
+fn day_bounds(day: NaiveDate) -> Result<(chrono::DateTime<Utc>, chrono::DateTime<Utc>), CliError> {
+    let bound = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|t| Local.from_local_datetime(&t).earliest())
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| CliError::BadInput(format!("no local midnight on {d}")))
+    };
+    let next = day
+        .succ_opt()
+        .ok_or_else(|| CliError::BadInput(format!("--date {day} is out of range")))?;
+    Ok((bound(day)?, bound(next)?))
+}
+
+pub fn run(ctx: &Context, args: ReportArgs) -> CliResult {
+    let ReportKind::Z { date, json } = args.kind;
+    let day = match date {
+        Some(d) => NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+            .map_err(|_| CliError::BadInput(format!("--date {d:?}: use YYYY-MM-DD")))?,
+        None => Local::now().date_naive(),
+    };
+    let (from, to) = day_bounds(day)?;
+    let store = ctx.open_store()?;
+    let z = store.call_blocking(move |db| db.report_z(from, to))??;
+    if json {
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            date: String,
+            currency: &'a str,
+            #[serde(flatten)]
+            z: &'a crate::store::ZReport,
+        }
+        print_json(&Out {
+            date: day.to_string(),
+            currency: ctx.config.currency().code(),
+            z: &z,
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let c = ctx.config.currency();
+    println!("Z report {day} ({c})");
+    println!(
+        "sales {}  (#{} .. #{})",
+        z.sales,
+        z.first_seq
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into()),
+        z.last_seq
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into())
+    );
+    println!("{:<24}{:>12}", "total", c.format(z.total_cents));
+    if z.rounding_cents != 0 {
+        println!("{:<24}{:>12}", "cash rounding", c.format(z.rounding_cents));
+    }
+    println!("{:<24}{:>12}", "taken", c.format(z.due_cents));
+    println!("by tender:");
+    for t in &z.by_tender {
+        println!(
+            "  {:<10}{:>6} x {:>12}",
+            t.kind,
+            t.count,
+            c.format(t.amount_cents)
+        );
+    }
+    println!("by tax rate:           gross          net          tax");
+    for t in &z.by_tax_rate {
+        println!(
+            "  {:>6}%  {:>12} {:>12} {:>12}",
+            format!("{}.{:02}", t.tax_rate_bp / 100, t.tax_rate_bp % 100),
+            c.format(t.gross_cents),
+            c.format(t.net_cents),
+            c.format(t.tax_cents)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn verify(ctx: &Context, json: bool) -> CliResult {
+    let store = ctx.open_store()?;
+    let report = store.call_blocking(|db| db.verify())??;
+    if json {
+        print_json(&report)?;
+    } else {
+        println!("sales checked     {}", report.sales_checked);
+        println!(
+            "hash chain        {}",
+            report.first_break.as_deref().unwrap_or("ok")
+        );
+        println!("integrity_check   {}", report.integrity_check);
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

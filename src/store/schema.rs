@@ -1,0 +1,141 @@
+//! The local schema as numbered migrations, applied in order at open.
+//!
+//! Never edit a migration that has shipped: append a new one. `PRAGMA user_version` records how
+//! many have been applied.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Migration N is `MIGRATIONS[N - 1]`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: catalog, outbox, sales, conflicts, meta.
+    r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE products (
+    sku                TEXT PRIMARY KEY,
+    barcode            TEXT UNIQUE,
+    name               TEXT NOT NULL,
+    price_cents        INTEGER NOT NULL CHECK (price_cents >= 0),
+    tax_rate_bp        INTEGER NOT NULL CHECK (tax_rate_bp BETWEEN 0 AND 10000),
+    price_includes_tax INTEGER NOT NULL,
+    active             INTEGER NOT NULL DEFAULT 1,
+    version            INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX products_name ON products (name COLLATE NOCASE);
+
+-- Server stock level as last pulled; the local view adds this till's unsent deltas.
+CREATE TABLE stock (
+    sku            TEXT PRIMARY KEY,
+    on_hand        INTEGER NOT NULL,
+    version        INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+-- The queue. seq is the device-local sequence number (never reused: AUTOINCREMENT).
+CREATE TABLE outbox (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    op_id       TEXT NOT NULL UNIQUE,
+    kind        TEXT NOT NULL CHECK (kind IN ('sale', 'stock_count', 'resolve_conflict')),
+    payload     TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'rejected')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    reject_code TEXT,
+    sent_at     TEXT,
+    total_cents INTEGER
+) STRICT;
+CREATE INDEX outbox_pending ON outbox (seq) WHERE state = 'pending';
+CREATE INDEX outbox_rejected ON outbox (seq) WHERE state = 'rejected';
+
+CREATE TABLE sales (
+    sale_id        TEXT PRIMARY KEY,
+    seq            INTEGER NOT NULL UNIQUE REFERENCES outbox (seq),
+    created_at     TEXT NOT NULL,
+    currency       TEXT NOT NULL,
+    total_cents    INTEGER NOT NULL,
+    tax_cents      INTEGER NOT NULL,
+    rounding_cents INTEGER NOT NULL,
+    prev_hash      TEXT NOT NULL,
+    hash           TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE sale_lines (
+    sale_id            TEXT NOT NULL REFERENCES sales (sale_id),
+    line_no            INTEGER NOT NULL,
+    sku                TEXT NOT NULL,
+    name               TEXT NOT NULL,
+    qty                INTEGER NOT NULL,
+    unit_price_cents   INTEGER NOT NULL,
+    discount_cents     INTEGER NOT NULL,
+    price_overridden   INTEGER NOT NULL,
+    tax_rate_bp        INTEGER NOT NULL,
+    price_includes_tax INTEGER NOT NULL,
+    line_total_cents   INTEGER NOT NULL,
+    tax_cents          INTEGER NOT NULL,
+    PRIMARY KEY (sale_id, line_no)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE tenders (
+    sale_id      TEXT NOT NULL REFERENCES sales (sale_id),
+    idx          INTEGER NOT NULL,
+    kind         TEXT NOT NULL,
+    amount_cents INTEGER NOT NULL,
+    change_cents INTEGER NOT NULL,
+    PRIMARY KEY (sale_id, idx)
+) STRICT, WITHOUT ROWID;
+
+-- Stock this till moved and has not yet had confirmed by a pull (one row per op and SKU).
+CREATE TABLE stock_deltas (
+    seq   INTEGER NOT NULL REFERENCES outbox (seq),
+    sku   TEXT NOT NULL,
+    delta INTEGER NOT NULL,
+    PRIMARY KEY (seq, sku)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE conflicts (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    sku         TEXT,
+    sale_id     TEXT,
+    details     TEXT NOT NULL DEFAULT '{}',
+    resolution  TEXT,
+    version     INTEGER NOT NULL DEFAULT 0,
+    queued_seq  INTEGER REFERENCES outbox (seq)
+) STRICT;
+"#,
+];
+
+/// Applies the migrations the database has not seen yet, each in its own transaction.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if applied > known {
+        return Err(StoreError::TooNew {
+            found: applied,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another process may have migrated while we waited for the write lock.
+        let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if now > i as i64 {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The schema version this build writes (sent in heartbeats).
+pub fn schema_version() -> i64 {
+    MIGRATIONS.len() as i64
+}

@@ -1,0 +1,193 @@
+//! Headless commands against the real binary: output shapes, exit codes, bad input.
+
+mod support;
+
+use support::{stderr, Till};
+
+fn outbox_len(t: &Till) -> usize {
+    t.json(&["queue", "--json", "--limit", "1000"])
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn sell_prints_the_sale_and_queues_it() {
+    let t = Till::new();
+    let sale = t.json(&[
+        "sell",
+        "--json",
+        "--pay",
+        "cash:20",
+        "1001",
+        "4000000010029*2",
+        "1003",
+    ]);
+    assert_eq!(sale["seq"], 1);
+    assert_eq!(sale["total_cents"], 119 + 2 * 109 + 239);
+    assert_eq!(sale["change_cents"], 2000 - (119 + 2 * 109 + 239));
+    assert!(sale["sale_id"].as_str().unwrap().len() == 36);
+    let queue = t.json(&["queue", "--json"]);
+    let op = &queue[0];
+    for key in ["op_id", "seq", "kind", "state", "attempts", "last_error"] {
+        assert!(op.get(key).is_some(), "queue row lacks {key}: {op}");
+    }
+    assert_eq!(op["kind"], "sale");
+    assert_eq!(op["state"], "pending");
+    let status = t.json(&["status", "--json"]);
+    assert_eq!(status["connectivity"], "unconfigured");
+    assert_eq!(status["pending"], 1);
+    assert_eq!(status["rejected"], 0);
+    assert_eq!(status["conflicts_open"], 0);
+    assert!(status.get("oldest_pending_age_s").is_some());
+    assert!(status["last_sync_at"].is_null());
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line_and_writes_nothing() {
+    let t = Till::new();
+    t.json(&["sell", "--json", "1001"]);
+    let cases: &[&[&str]] = &[
+        &["sell", "nope"],
+        &["sell", "1001*0"],
+        &["sell", "1001*-2"],
+        &["sell", "1001*1000000000000"],
+        &["sell", "1001*x"],
+        &["sell", "--pay", "cheque", "1001"],
+        &["sell", "--pay", "cash:0.50", "1001"],
+        &["sell", "--pay", "cash:abc", "1001"],
+        &["sell"],
+        &["queue", "--state", "lost"],
+        &["queue", "--limit", "0"],
+        &["queue", "retry", "12345"],
+        &["report", "z", "--date", "yesterday"],
+        &["catalog", "import", "/nonexistent.csv"],
+        &["frobnicate"],
+    ];
+    for args in cases {
+        let out = t.run(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "kassa {args:?}: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "kassa {args:?} printed: {err}"
+        );
+        assert!(err.starts_with("kassa: "), "{err}");
+    }
+    assert_eq!(outbox_len(&t), 1, "nothing was written by the bad commands");
+}
+
+#[test]
+fn a_bad_catalog_file_names_the_line_and_imports_nothing() {
+    let t = Till::new();
+    let before = t.json(&["catalog", "--json"]).as_array().unwrap().len();
+    let csv = t.dir.path().join("bad.csv");
+    std::fs::write(
+        &csv,
+        "sku,barcode,name,price_cents,tax_rate_bp,price_includes_tax\n\
+         X1,,New thing,100,700,true\n\
+         X2,,Other thing,-5,700,true\n",
+    )
+    .unwrap();
+    let out = t.run(&["catalog", "import", csv.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("line 3: price must be between"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        t.json(&["catalog", "--json"]).as_array().unwrap().len(),
+        before
+    );
+
+    std::fs::write(
+        &csv,
+        "sku,barcode,name,price_cents,tax_rate_bp,price_includes_tax\nX1,,New thing,100,700,true\n",
+    )
+    .unwrap();
+    assert!(t
+        .run(&["catalog", "import", csv.to_str().unwrap()])
+        .status
+        .success());
+    let sale = t.json(&["sell", "--json", "X1"]);
+    assert_eq!(sale["total_cents"], 100);
+}
+
+#[test]
+fn z_report_totals_by_tender_and_rate() {
+    let t = Till::new();
+    t.json(&["sell", "--json", "--pay", "card", "1001", "1045"]); // 7 % and 19 %
+    t.json(&["sell", "--json", "--pay", "cash:10", "1001"]);
+    let z = t.json(&["report", "z", "--json"]);
+    assert_eq!(z["sales"], 2);
+    assert_eq!(z["due_cents"], 119 + 49 + 119);
+    let tenders = z["by_tender"].as_array().unwrap();
+    assert_eq!(tenders.len(), 2);
+    let cash = tenders.iter().find(|r| r["kind"] == "cash").unwrap();
+    assert_eq!(cash["amount_cents"], 119, "cash taken is net of change");
+    let rates: Vec<i64> = z["by_tax_rate"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["tax_rate_bp"].as_i64().unwrap())
+        .collect();
+    assert_eq!(rates, vec![700, 1900]);
+}
+
+#[test]
+fn verify_and_doctor_report_a_healthy_till() {
+    let t = Till::new();
+    t.json(&["sell", "--json", "1001"]);
+    let v = t.json(&["verify", "--json"]);
+    assert_eq!(v["chain_ok"], true);
+    assert_eq!(v["integrity_check"], "ok");
+    let d = t.json(&["doctor", "--json"]);
+    let checks: Vec<&str> = d
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        checks,
+        vec!["config", "database", "permissions", "logs", "remote"]
+    );
+    assert!(
+        d.as_array().unwrap().iter().all(|c| c["verdict"] != "fail"),
+        "{d}"
+    );
+}
+
+#[test]
+fn a_bad_config_file_is_one_line_exit_2() {
+    let t = Till::new();
+    let cfg = t.dir.path().join("k.toml");
+    std::fs::write(&cfg, "currency = 5\n").unwrap();
+    let out = t.run(&["--config", cfg.to_str().unwrap(), "status"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).trim_end().lines().count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn print_default_config_shows_every_key() {
+    let t = Till::new();
+    let out = t.run(&["--print-default-config"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for key in [
+        "currency",
+        "cash_rounding",
+        "[remote]",
+        "allow_insecure_http",
+        "[sync]",
+        "batch_max_ops",
+    ] {
+        assert!(text.contains(key), "{key} missing");
+    }
+}

@@ -1,0 +1,164 @@
+//! The local store through its public API: durability, the chain, concurrency, migrations.
+
+use std::sync::Arc;
+use std::thread;
+
+use kassa::domain::tender::settle;
+use kassa::domain::{Cart, Currency, Payment};
+use kassa::store::{QueueFilter, StoreHandle, StoreOptions};
+
+fn sell(store: &StoreHandle, codes: &[&str]) -> kassa::store::SaleReceipt {
+    let codes: Vec<String> = codes.iter().map(|s| s.to_string()).collect();
+    store
+        .call_blocking(move |db| {
+            let mut cart = Cart::new(Currency::EUR);
+            for c in &codes {
+                let p = db.find_product(c).unwrap().expect("demo product");
+                cart.add(&p, 1).unwrap();
+            }
+            let t = cart.totals().unwrap();
+            let s = settle(
+                t.total_cents,
+                Payment::Cash { given: None },
+                0,
+                Currency::EUR,
+            )
+            .unwrap();
+            db.commit_sale(&cart, &s, chrono::Utc::now())
+        })
+        .unwrap()
+        .unwrap()
+}
+
+#[test]
+fn a_committed_sale_is_there_after_reopening_and_the_chain_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("till.db");
+    let receipts: Vec<_> = {
+        let store = StoreHandle::open(&path, StoreOptions::default()).unwrap();
+        (0..5)
+            .map(|_| sell(&store, &["1001", "4000000010029", "1003"]))
+            .collect()
+    };
+    let store = StoreHandle::open(&path, StoreOptions::default()).unwrap();
+    let (n, report, window) = store
+        .call_blocking(|db| {
+            (
+                db.queue_count(QueueFilter::Pending).unwrap(),
+                db.verify().unwrap(),
+                db.queue_window(QueueFilter::All, 0, 2).unwrap(),
+            )
+        })
+        .unwrap();
+    assert_eq!(n, 5);
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.sales_checked, 5);
+    assert_eq!(window.len(), 2);
+    assert_eq!(window[0].seq, receipts[4].seq, "newest first");
+    assert_eq!(window[0].total_cents, Some(receipts[4].due_cents));
+}
+
+#[test]
+fn the_chain_detects_an_edited_sale() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("till.db");
+    let store = StoreHandle::open(&path, StoreOptions::default()).unwrap();
+    for _ in 0..3 {
+        sell(&store, &["1001"]);
+    }
+    let report = store
+        .call_blocking(|db| {
+            db.conn()
+                .execute("UPDATE sale_lines SET qty = 5 WHERE rowid IN (SELECT rowid FROM sale_lines LIMIT 1)", [])
+                .ok();
+            db.conn()
+                .execute("UPDATE sales SET total_cents = 1 WHERE seq = 2", [])
+                .unwrap();
+            db.verify().unwrap()
+        })
+        .unwrap();
+    assert!(!report.ok());
+    assert_eq!(
+        report.first_break.as_deref(),
+        Some("sale #2: hash does not match its content")
+    );
+}
+
+#[test]
+fn two_connections_selling_at_once_lose_nothing_and_never_see_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Arc::new(dir.path().join("till.db"));
+    // Create first so both start from a migrated, seeded file.
+    drop(StoreHandle::open(&path, StoreOptions::default()).unwrap());
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let path = Arc::clone(&path);
+            thread::spawn(move || {
+                let store = StoreHandle::open(&path, StoreOptions::default()).unwrap();
+                (0..150)
+                    .map(|_| sell(&store, &["1001", "1002", "1003"]).seq)
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut seqs: Vec<i64> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    seqs.sort();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 300, "every sale got its own seq");
+    let store = StoreHandle::open(&path, StoreOptions::default()).unwrap();
+    let report = store.call_blocking(|db| db.verify().unwrap()).unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.sales_checked, 300);
+}
+
+#[test]
+fn a_database_from_a_newer_kassa_is_refused_not_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("till.db");
+    drop(StoreHandle::open(&path, StoreOptions::default()).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 999).unwrap();
+    drop(conn);
+    let err = StoreHandle::open(&path, StoreOptions::default())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("newer kassa"), "{err}");
+}
+
+#[test]
+fn stock_counts_and_resolutions_queue_as_ops() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StoreHandle::open(&dir.path().join("t.db"), StoreOptions::default()).unwrap();
+    let now = chrono::Utc::now();
+    let (seq, bad, res, dup) = store
+        .call_blocking(move |db| {
+            let seq = db.queue_stock_count("1001", 14, now).unwrap();
+            let bad = db.queue_stock_count("nope", 1, now).unwrap_err().to_string();
+            db.conn()
+                .execute(
+                    "INSERT INTO conflicts (id, kind, status, sku, details) VALUES ('c1', 'oversold', 'open', '1001', '{}')",
+                    [],
+                )
+                .unwrap();
+            let res = db.queue_resolution("c1", "recount", Some(3), None, Some("shelf"), now).unwrap();
+            let dup = db.queue_resolution("c1", "accept", None, None, None, now).unwrap_err().to_string();
+            (seq, bad, res, dup)
+        })
+        .unwrap();
+    assert_eq!(seq, 1);
+    assert_eq!(bad, "unknown sku \"nope\"");
+    assert_eq!(res, 2);
+    assert!(dup.contains("already queued"), "{dup}");
+    let detail = store
+        .call_blocking(|db| db.op_detail(2).unwrap().unwrap())
+        .unwrap();
+    assert_eq!(detail.payload["action"], "recount");
+    assert_eq!(detail.payload["qty"], 3);
+    let conflicts = store
+        .call_blocking(|db| db.conflicts(false).unwrap())
+        .unwrap();
+    assert_eq!(conflicts[0].queued_action.as_deref(), Some("recount"));
+}

@@ -1,0 +1,60 @@
+//! Helpers shared by the tests that drive the real `kassa` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A scratch home for one test: its own database, config and log dirs.
+pub struct Till {
+    pub dir: tempfile::TempDir,
+    pub db: PathBuf,
+}
+
+impl Till {
+    pub fn new() -> Till {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("till.db");
+        Till { dir, db }
+    }
+
+    /// A `kassa` command on this till's database, isolated from the user's config and env.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_kassa"));
+        c.arg("--db").arg(&self.db);
+        isolate(&mut c, self.dir.path());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run kassa")
+    }
+
+    /// Runs and parses stdout as JSON; panics with stderr if it fails.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "kassa {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+    }
+}
+
+/// Points XDG dirs into `home` and removes KASSA_* variables from the environment.
+pub fn isolate(c: &mut Command, home: &Path) {
+    for (k, _) in std::env::vars() {
+        if k.starts_with("KASSA_") {
+            c.env_remove(k);
+        }
+    }
+    c.env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("HOME", home)
+        .env("NO_COLOR", "1");
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
