@@ -8,33 +8,26 @@ use super::action::Command;
 use super::keymap::KeyCmd;
 use super::model::ConflictItem;
 use super::state::{FlashLevel, Popup, State};
+use crate::domain::conflict::{
+    actions_for as domain_actions, ActionNeeds as Needs, ResolutionAction,
+};
 use crate::domain::product::validate_code;
 
-/// The resolutions a conflict kind allows (docs/protocol.md).
-pub fn actions_for(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "oversold" => &["accept", "recount"],
-        "price_mismatch" => &["accept", "adjust"],
-        "unknown_product" => &["map", "non_stock"],
-        "count_discrepancy" => &["accept", "reject"],
-        _ => &[],
-    }
+/// The resolutions a conflict kind allows, by name (from the domain's list).
+pub fn actions_for(kind: &str) -> Vec<&'static str> {
+    domain_actions(kind)
+        .unwrap_or_default()
+        .iter()
+        .map(|a| a.name)
+        .collect()
 }
 
-/// What an action needs besides the note.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Needs {
-    Nothing,
-    Qty,
-    Sku,
-}
-
-pub fn needs(action: &str) -> Needs {
-    match action {
-        "recount" => Needs::Qty,
-        "map" => Needs::Sku,
-        _ => Needs::Nothing,
-    }
+/// What an action of `kind` needs besides the note, and its one-line description.
+pub fn action_info(kind: &str, action: &str) -> Option<ResolutionAction> {
+    domain_actions(kind)?
+        .iter()
+        .find(|a| a.name == action)
+        .copied()
 }
 
 #[derive(Debug, Clone, Default)]
@@ -139,15 +132,16 @@ fn open_form(st: &mut State, action: &'static str) {
         );
         return;
     }
+    let needs = action_info(&item.kind, action).map_or(Needs::Nothing, |a| a.needs);
     let form = ResolveForm {
         conflict_id: item.id.clone(),
         kind: item.kind.clone(),
         sku: item.sku.clone(),
         action,
-        needs: needs(action),
+        needs,
         value: Input::default(),
         note: Input::default(),
-        field: if needs(action) == Needs::Nothing {
+        field: if needs == Needs::Nothing {
             FormField::Note
         } else {
             FormField::Value

@@ -20,6 +20,8 @@ pub enum Connectivity {
     /// No server configured: the till works alone and queues everything.
     #[default]
     NotConfigured,
+    /// A server is configured but no sync engine runs in this process.
+    NotSyncing,
     /// Configured, first heartbeat not answered yet.
     Connecting,
     Online,
@@ -37,6 +39,7 @@ impl Connectivity {
     pub fn symbol(self) -> &'static str {
         match self {
             Self::NotConfigured => "-",
+            Self::NotSyncing => "-",
             Self::Connecting => "~",
             Self::Online => "●",
             Self::Degraded => "◐",
@@ -49,6 +52,7 @@ impl Connectivity {
     pub fn words(self) -> &'static str {
         match self {
             Self::NotConfigured => "not configured",
+            Self::NotSyncing => "not syncing",
             Self::Connecting => "connecting",
             Self::Online => "online",
             Self::Degraded => "degraded",

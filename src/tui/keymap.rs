@@ -165,7 +165,7 @@ const QUEUE: &[Binding] = &[
     quiet(b(Home, "Home", "newest", KeyCmd::Home)),
     quiet(b(End, "End", "oldest", KeyCmd::End)),
     b(Enter, "Enter", "detail", KeyCmd::Detail),
-    b(Char('r'), "r", "retry rejected", KeyCmd::Retry),
+    b(Char('r'), "r", "retry", KeyCmd::Retry),
     b(Char('f'), "f", "filter", KeyCmd::Filter),
 ];
 
@@ -185,7 +185,7 @@ const OP_DETAIL: &[Binding] = &[
     quiet(b(Enter, "Enter", "close", KeyCmd::Cancel)),
     b(Up, "↑↓", "scroll", KeyCmd::Up),
     quiet(b(Down, "↓", "scroll", KeyCmd::Down)),
-    b(Char('r'), "r", "retry rejected", KeyCmd::Retry),
+    b(Char('r'), "r", "retry", KeyCmd::Retry),
 ];
 
 const RESOLVE_FORM: &[Binding] = &[

@@ -8,11 +8,13 @@
 
 pub mod action;
 pub mod conflicts;
+pub mod exec;
 pub mod heartbeat;
 pub mod keymap;
 pub mod layout;
 pub mod model;
 pub mod queue;
+pub mod run;
 pub mod sales;
 pub mod state;
 pub mod update;

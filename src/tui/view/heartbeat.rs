@@ -32,7 +32,7 @@ fn connectivity_span(st: &State, theme: Theme) -> Span<'static> {
     let style = match c {
         Connectivity::Online => theme.good(),
         Connectivity::Degraded | Connectivity::Connecting => theme.warn(),
-        Connectivity::NotConfigured => theme.dim(),
+        Connectivity::NotConfigured | Connectivity::NotSyncing => theme.dim(),
         _ => theme.bad(),
     };
     Span::styled(text, style)

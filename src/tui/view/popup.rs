@@ -7,7 +7,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::theme::Theme;
-use crate::tui::conflicts::{FormField, Needs, ResolveForm};
+use crate::domain::conflict::ActionNeeds as Needs;
+use crate::tui::conflicts::{action_info, FormField, ResolveForm};
 use crate::tui::keymap;
 use crate::tui::model::OpDetailView;
 use crate::tui::state::{Confirm, Popup, State};
@@ -158,7 +159,12 @@ fn resolve(frame: &mut Frame, area: Rect, form: &ResolveForm, theme: Theme) {
                 .map(|s| format!(" (sku {s})"))
                 .unwrap_or_default()
         )),
-        Line::raw(""),
+        Line::styled(
+            action_info(&form.kind, form.action)
+                .map(|a| a.help)
+                .unwrap_or_default(),
+            theme.dim(),
+        ),
     ];
     let mut cursor_row = None;
     if let Some(label) = value_label {

@@ -1,0 +1,145 @@
+//! The event loop: terminal input, store results, store change events, the sync status and
+//! a 1 Hz tick (only while something on screen ages) in one `select!`; one draw per batch
+//! of events, and only when something changed.
+//!
+//! Commands go to one executor task that runs them on the store worker in order, so a
+//! scanner's lookups come back in the order they were typed and the UI never waits.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use color_eyre::eyre::{Result, WrapErr};
+use crossterm::event::{Event, EventStream};
+use futures_util::StreamExt;
+use ratatui::DefaultTerminal;
+use tokio::sync::{broadcast, mpsc, watch};
+
+use super::action::{Action, Command};
+use super::heartbeat::SyncView;
+use super::state::{Settings, State};
+use super::{draw, exec, init, update};
+use crate::store::{StoreEvent, StoreHandle};
+
+/// Opens the full-screen console on `store` until the user quits.
+/// `sync`: the sync engine's status, when one runs in this process.
+pub fn run(
+    store: StoreHandle,
+    settings: Settings,
+    initial: SyncView,
+    sync: Option<watch::Receiver<SyncView>>,
+) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .wrap_err("cannot start the console's runtime")?;
+    // ratatui::init enters raw mode and the alternate screen, and wraps the panic hook
+    // (color-eyre's, installed in main) so that a panic restores the terminal first.
+    let mut terminal = ratatui::init();
+    let result = runtime.block_on(event_loop(&mut terminal, store, settings, initial, sync));
+    ratatui::restore();
+    result
+}
+
+fn send_all(tx: &mpsc::UnboundedSender<Command>, cmds: Vec<Command>) {
+    for c in cmds {
+        // The executor only stops when the loop does.
+        let _ = tx.send(c);
+    }
+}
+
+async fn executor(
+    store: StoreHandle,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    actions: mpsc::UnboundedSender<Action>,
+) {
+    while let Some(cmd) = commands.recv().await {
+        if let Some(a) = exec::execute(&store, cmd).await {
+            if actions.send(a).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+async fn sync_changed(sync: &mut Option<watch::Receiver<SyncView>>) -> Option<SyncView> {
+    match sync {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => Some(rx.borrow_and_update().clone()),
+            Err(_) => {
+                *sync = None;
+                None
+            }
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits for the next store change; a burst of changes counts as one reload.
+async fn store_changed(rx: &mut Option<broadcast::Receiver<StoreEvent>>) -> Option<()> {
+    let Some(r) = rx else {
+        return std::future::pending().await;
+    };
+    match r.recv().await {
+        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+            while r.try_recv().is_ok() {}
+            Some(())
+        }
+        Err(broadcast::error::RecvError::Closed) => {
+            *rx = None;
+            None
+        }
+    }
+}
+
+async fn event_loop(
+    terminal: &mut DefaultTerminal,
+    store: StoreHandle,
+    settings: Settings,
+    initial: SyncView,
+    mut sync: Option<watch::Receiver<SyncView>>,
+) -> Result<()> {
+    let size = terminal.size().wrap_err("cannot read the terminal size")?;
+    let mut st = State::new(settings, Utc::now(), size.width, size.height);
+    st.heartbeat.sync = initial;
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (act_tx, mut act_rx) = mpsc::unbounded_channel();
+    let mut store_events = Some(store.subscribe());
+    tokio::spawn(executor(store, cmd_rx, act_tx));
+    send_all(&cmd_tx, init(&mut st));
+
+    let mut input = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    loop {
+        if st.dirty {
+            terminal
+                .draw(|f| draw(f, &st))
+                .wrap_err("cannot draw the console")?;
+            st.dirty = false;
+        }
+        if st.quit {
+            return Ok(());
+        }
+        let ticking = st.needs_tick();
+        let action = tokio::select! {
+            ev = input.next() => match ev {
+                Some(Ok(Event::Key(key))) => Action::Key(key),
+                Some(Ok(Event::Resize(w, h))) => Action::Resize(w, h),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e).wrap_err("cannot read the terminal"),
+                None => return Ok(()),
+            },
+            Some(a) = act_rx.recv() => a,
+            Some(()) = store_changed(&mut store_events) => Action::StoreChanged,
+            Some(view) = sync_changed(&mut sync) => Action::SyncChanged(view),
+            _ = tick.tick(), if ticking => Action::Tick(Utc::now()),
+        };
+        st.now = Utc::now();
+        send_all(&cmd_tx, update(&mut st, action));
+        // Take everything else that is already there before drawing once.
+        while let Ok(a) = act_rx.try_recv() {
+            send_all(&cmd_tx, update(&mut st, a));
+        }
+    }
+}
