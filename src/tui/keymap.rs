@@ -24,6 +24,15 @@ pub enum Context {
 
 impl Context {
     /// Popups own the keyboard: no global keys behind them.
+    /// Contexts whose text field takes every printable key, so `empty_input_only` keys
+    /// never apply there.
+    pub fn types_text(self) -> bool {
+        matches!(
+            self,
+            Context::SalesSearch | Context::SalesAmount | Context::ResolveForm
+        )
+    }
+
     pub fn is_modal(self) -> bool {
         matches!(
             self,
@@ -249,14 +258,18 @@ pub fn lookup(ctx: Context, key: &KeyEvent, input_empty: bool) -> Option<KeyCmd>
         .map(|bind| bind.cmd)
 }
 
-/// The bindings to list for `ctx`: its own, then the global ones (outside popups).
+/// The bindings to list for `ctx`: its own, then the global ones (outside popups), leaving
+/// out those that cannot apply there.
 pub fn listed(ctx: Context) -> impl Iterator<Item = &'static Binding> {
     let global = if ctx.is_modal() {
         [].iter()
     } else {
         GLOBAL.iter()
     };
-    bindings(ctx).iter().chain(global)
+    bindings(ctx)
+        .iter()
+        .chain(global)
+        .filter(move |b| !(b.empty_input_only && ctx.types_text()))
 }
 
 #[cfg(test)]

@@ -44,27 +44,36 @@ pub fn draw(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
 
 fn help(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
     let ctx = st.pane_context();
-    let mut lines: Vec<Line> = keymap::listed(ctx)
+    let entries: Vec<Line> = keymap::listed(ctx)
         .map(|b| {
             let only = if b.empty_input_only {
-                "  (field empty)"
+                " (empty field)"
             } else {
                 ""
             };
             Line::from(vec![
-                Span::styled(format!("{:>7}  ", b.shown), theme.key()),
+                Span::styled(format!("{:>6} ", b.shown), theme.key()),
                 Span::raw(format!("{}{only}", b.label)),
             ])
         })
         .collect();
-    lines.push(Line::styled("Esc closes this help", theme.dim()));
-    let height = (lines.len() as u16 + 2).min(area.height.saturating_sub(2));
-    let r = centered(area, 50, height);
+    // One column when it fits, else two side by side.
+    let room = usize::from(area.height.saturating_sub(4)).max(1);
+    let columns = if entries.len() <= room { 1 } else { 2 };
+    let rows = entries.len().div_ceil(columns);
+    let width = if columns == 1 { 44 } else { 78 };
+    let height = (rows as u16).saturating_add(3);
+    let r = centered(area, width, height);
     frame.render_widget(Clear, r);
-    frame.render_widget(
-        Paragraph::new(lines).block(frame_block(" Keys ".into(), theme)),
-        r,
-    );
+    let block = frame_block(" Keys · Esc closes ".into(), theme);
+    let inner = block.inner(r);
+    frame.render_widget(block, r);
+    let cols = Layout::horizontal(vec![Constraint::Ratio(1, columns as u32); columns]).split(inner);
+    for (i, chunk) in entries.chunks(rows).enumerate() {
+        if let Some(col) = cols.get(i) {
+            frame.render_widget(Paragraph::new(chunk.to_vec()), *col);
+        }
+    }
 }
 
 fn confirm(frame: &mut Frame, area: Rect, what: Confirm, theme: Theme) {

@@ -54,42 +54,69 @@ pub fn draw(frame: &mut Frame, area: Rect, st: &State, theme: Theme, focused: bo
         } else {
             ratatui::style::Style::new()
         };
-        let mut cells = vec![
-            Cell::from(format!("#{}", r.seq)),
-            Cell::from(
-                r.created_at
-                    .get(11..19)
-                    .unwrap_or(&r.created_at)
-                    .to_string(),
-            ),
-            Cell::from(r.kind.as_str()),
-            Cell::from(r.total_cents.map(|t| c.format(t)).unwrap_or_default()),
-            Cell::from(state_label(r)),
-        ];
-        if !narrow {
-            cells.push(Cell::from(format!("{}", r.attempts)));
-            cells.push(Cell::from(error));
-        }
+        let total = r.total_cents.map(|t| c.format(t)).unwrap_or_default();
+        let cells = if narrow {
+            vec![
+                Cell::from(format!("#{}", r.seq)),
+                Cell::from(short_kind(r)),
+                Cell::from(total),
+                Cell::from(state_label(r)),
+            ]
+        } else {
+            vec![
+                Cell::from(format!("#{}", r.seq)),
+                Cell::from(
+                    r.created_at
+                        .get(11..19)
+                        .unwrap_or(&r.created_at)
+                        .to_string(),
+                ),
+                Cell::from(r.kind.as_str()),
+                Cell::from(total),
+                Cell::from(state_label(r)),
+                Cell::from(format!("{}", r.attempts)),
+                Cell::from(error),
+            ]
+        };
         Row::new(cells).style(style)
     });
-    let mut widths = vec![
-        Constraint::Length(9),
-        Constraint::Length(8),
-        Constraint::Length(16),
-        Constraint::Length(10),
-        Constraint::Length(11),
-    ];
-    let mut header = vec!["Seq", "Time", "Kind", "Total", "State"];
-    if !narrow {
-        widths.push(Constraint::Length(4));
-        widths.push(Constraint::Min(10));
-        header.push("Try");
-        header.push("Last error");
-    }
+    let (widths, header) = if narrow {
+        (
+            vec![
+                Constraint::Length(8),
+                Constraint::Length(7),
+                Constraint::Length(9),
+                Constraint::Min(10),
+            ],
+            vec!["Seq", "Kind", "Total", "State"],
+        )
+    } else {
+        (
+            vec![
+                Constraint::Length(9),
+                Constraint::Length(8),
+                Constraint::Length(16),
+                Constraint::Length(10),
+                Constraint::Length(11),
+                Constraint::Length(4),
+                Constraint::Min(10),
+            ],
+            vec!["Seq", "Time", "Kind", "Total", "State", "Try", "Last error"],
+        )
+    };
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.dim()))
-        .row_highlight_style(theme.selected());
+        .row_highlight_style(theme.selected())
+        .highlight_symbol("▶");
     let selected = q.selected.checked_sub(q.top).filter(|_| focused);
     let mut state = TableState::default().with_selected(selected);
     frame.render_stateful_widget(table, inner, &mut state);
+}
+
+fn short_kind(item: &QueueItem) -> &'static str {
+    match item.kind {
+        crate::domain::OpKind::Sale => "sale",
+        crate::domain::OpKind::StockCount => "count",
+        crate::domain::OpKind::ResolveConflict => "resolve",
+    }
 }
