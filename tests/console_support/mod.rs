@@ -2,6 +2,8 @@
 //! in-memory stand-in for the store worker that answers the console's commands.
 #![allow(dead_code)]
 
+pub mod pty;
+
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use kassa::domain::{OpKind, OpState, Product};

@@ -1,0 +1,139 @@
+//! The real `kassa` binary in a pseudo-terminal, with a vt100 screen to read what it shows.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
+
+pub const F1: &str = "\x1bOP";
+pub const F2: &str = "\x1bOQ";
+pub const F3: &str = "\x1bOR";
+pub const F5: &str = "\x1b[15~";
+pub const ENTER: &str = "\r";
+
+pub struct PtyConsole {
+    pub child: Box<dyn Child + Send + Sync>,
+    writer: Box<dyn Write + Send>,
+    screen: Arc<Mutex<vt100::Parser>>,
+    _master: Box<dyn MasterPty + Send>,
+}
+
+impl PtyConsole {
+    /// Starts `kassa --db DB ARGS...` in an 80x24 (or given) terminal, isolated from the
+    /// user's config, with `NO_COLOR=1` and `TERM=xterm`.
+    pub fn start(home: &Path, db: &Path, args: &[&str], cols: u16, rows: u16) -> PtyConsole {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("openpty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_kassa"));
+        cmd.arg("--db");
+        cmd.arg(db);
+        for a in args {
+            cmd.arg(a);
+        }
+        for (k, _) in std::env::vars() {
+            if k.starts_with("KASSA_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("XDG_CONFIG_HOME", home.join("config"));
+        cmd.env("XDG_DATA_HOME", home.join("data"));
+        cmd.env("XDG_STATE_HOME", home.join("state"));
+        cmd.env("HOME", home);
+        cmd.env("NO_COLOR", "1");
+        cmd.env("TERM", "xterm");
+        cmd.cwd(home);
+        let child = pair.slave.spawn_command(cmd).expect("spawn kassa");
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().expect("pty reader");
+        let writer = pair.master.take_writer().expect("pty writer");
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(
+            std::num::NonZeroU16::new(rows).expect("rows > 0"),
+            std::num::NonZeroU16::new(cols).expect("cols > 0"),
+            0,
+        )));
+        let feed = Arc::clone(&screen);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut p) = feed.lock() {
+                    p.process(&buf[..n]);
+                }
+            }
+        });
+        PtyConsole {
+            child,
+            writer,
+            screen,
+            _master: pair.master,
+        }
+    }
+
+    pub fn send(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).expect("write keys");
+        self.writer.flush().expect("flush keys");
+    }
+
+    /// Sends keys one at a time, like a person (or a scanner) typing.
+    pub fn type_keys(&mut self, keys: &str) {
+        for c in keys.chars() {
+            self.send(&c.to_string());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    pub fn contents(&self) -> String {
+        self.screen
+            .lock()
+            .map(|p| p.screen().contents())
+            .unwrap_or_default()
+    }
+
+    /// Waits until the screen shows `text`; panics with the screen after `timeout`.
+    pub fn wait_for(&self, text: &str, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.contents();
+            if screen.contains(text) {
+                return screen;
+            }
+            if start.elapsed() > timeout {
+                panic!("waited {timeout:?} for {text:?}; the screen shows:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for the process to exit; panics if it does not.
+    pub fn wait_exit(&mut self, timeout: Duration) -> portable_pty::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            if start.elapsed() > timeout {
+                let _ = self.child.kill();
+                panic!("kassa did not exit; the screen shows:\n{}", self.contents());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for PtyConsole {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+    }
+}
