@@ -5,6 +5,7 @@
 //! reason on stderr, nothing written).
 
 mod catalog;
+mod conflicts;
 mod console;
 mod context;
 mod doctor;
@@ -12,6 +13,7 @@ mod queue;
 mod report;
 mod sell;
 mod status;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,6 +62,14 @@ pub enum Command {
     Doctor(JsonFlag),
     /// Write a default config file (if none) and create the database.
     Init,
+    /// Push the queue and pull from the server: `--once` and exit, or run until interrupted.
+    Sync(sync::SyncArgs),
+    /// List the conflicts the server raised (open ones; `--all` for resolved too).
+    Conflicts(conflicts::ConflictsArgs),
+    /// Queue the resolution of a conflict: ID ACTION [--qty N] [--sku S] [--note TEXT].
+    Resolve(conflicts::ResolveArgs),
+    /// Queue a stock count: SKU and the quantity on the shelf now.
+    Count(conflicts::CountArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -158,5 +168,9 @@ fn run(cli: Cli) -> CliResult {
         Some(Command::Verify(a)) => report::verify(&ctx, a.json),
         Some(Command::Doctor(a)) => doctor::run(&ctx, a.json),
         Some(Command::Init) => doctor::init(&ctx),
+        Some(Command::Sync(a)) => sync::run(&ctx, a),
+        Some(Command::Conflicts(a)) => conflicts::list(&ctx, a),
+        Some(Command::Resolve(a)) => conflicts::resolve(&ctx, a),
+        Some(Command::Count(a)) => conflicts::count(&ctx, a),
     }
 }

@@ -11,6 +11,7 @@ mod outbox;
 mod reports;
 mod sales;
 pub mod schema;
+mod sync_io;
 mod worker;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,10 @@ pub use conflicts::ConflictRow;
 pub use outbox::{LocalStatus, OpDetail, QueueFilter, QueueRow};
 pub use reports::{VerifyReport, ZReport, ZTaxRow, ZTenderRow};
 pub use sales::SaleReceipt;
+pub use sync_io::{
+    ConflictUpdate, LeaseState, OpResult, PendingOp, ProductUpdate, PullPage, PushTally,
+    StockUpdate, SyncCursors,
+};
 pub use worker::{StoreEvent, StoreHandle};
 
 /// How long a writer waits for another process's transaction before giving up.

@@ -109,6 +109,17 @@ CREATE TABLE conflicts (
     queued_seq  INTEGER REFERENCES outbox (seq)
 ) STRICT;
 "#,
+    // 2 (sync engine): the single-syncer lease, and the server's note on an accepted op
+    // (e.g. `already_resolved`).
+    r#"
+CREATE TABLE sync_lease (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    holder     TEXT NOT NULL,
+    pid        INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL
+) STRICT;
+ALTER TABLE outbox ADD COLUMN note TEXT;
+"#,
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

@@ -1,1 +1,23 @@
-//! sync layer (being built).
+//! The sync engine: heartbeat, push and pull workers that move the outbox to the server and
+//! the server's catalog, stock levels and conflicts back, under a single-syncer lease.
+//!
+//! - [`engine`]: [`SyncEngine`] — start, status/events channels, shutdown.
+//! - [`status`]: [`SyncStatus`] (the heartbeat pane) and [`SyncEvent`]s.
+//! - `heartbeat`, `push`, `pull`, `lease`: the workers; [`once`]: `kassa sync --once`.
+//! - [`backoff`]: capped exponential full-jitter backoff honouring `Retry-After`.
+
+pub mod backoff;
+pub mod engine;
+mod heartbeat;
+mod lease;
+pub mod once;
+mod pull;
+mod push;
+mod shared;
+pub mod status;
+
+pub use engine::SyncEngine;
+pub use once::{sync_once, OnceReport};
+pub use pull::PullCounts;
+pub use shared::EngineOptions;
+pub use status::{Connectivity, SyncEvent, SyncStatus};

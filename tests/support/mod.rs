@@ -1,6 +1,8 @@
 //! Helpers shared by the tests that drive the real `kassa` binary.
 #![allow(dead_code)]
 
+pub mod fault_proxy;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,259 @@
+//! Helpers shared by the integration tests: an HTTP client for the gateway and a till that
+//! builds ops exactly as docs/protocol.md describes (seq, hash chain).
+#![allow(dead_code)]
+
+use pgrest_lite::testing::{Device, TestStack};
+use reqwest::header::HeaderMap;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+pub struct Api {
+    pub http: reqwest::Client,
+    pub url: String,
+    pub anon_key: String,
+}
+
+impl Api {
+    pub fn new(stack: &TestStack) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            url: stack.url.clone(),
+            anon_key: stack.anon_key.clone(),
+        }
+    }
+
+    async fn finish(r: reqwest::Response) -> Resp {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// POST /rest/v1/rpc/{f} with the anon apikey and (if given) a bearer token.
+    pub async fn rpc(&self, token: Option<&str>, f: &str, body: Value) -> Resp {
+        let mut req = self
+            .http
+            .post(format!("{}/rest/v1/rpc/{f}", self.url))
+            .header("apikey", &self.anon_key)
+            .json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        Self::finish(req.send().await.expect("send")).await
+    }
+
+    /// GET /rest/v1/{path_and_query}
+    pub async fn get(&self, token: Option<&str>, path_and_query: &str) -> Resp {
+        let mut req = self
+            .http
+            .get(format!("{}/rest/v1/{path_and_query}", self.url))
+            .header("apikey", &self.anon_key);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        Self::finish(req.send().await.expect("send")).await
+    }
+
+    pub async fn push(&self, token: &str, ops: &[Value]) -> Vec<Value> {
+        let r = self
+            .rpc(Some(token), "kassa_push", json!({ "p_ops": ops }))
+            .await;
+        assert_eq!(r.status, 200, "push failed: {}", r.body);
+        r.body.as_array().expect("array of results").clone()
+    }
+
+    pub async fn pull(&self, token: &str, cursors: Value) -> Value {
+        let r = self
+            .rpc(Some(token), "kassa_pull", json!({ "p_cursors": cursors }))
+            .await;
+        assert_eq!(r.status, 200, "pull failed: {}", r.body);
+        r.body
+    }
+}
+
+/// One sale line: sku, qty, unit price.
+pub type Line<'a> = (&'a str, i64, i64);
+
+pub fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// A sale payload with a correct hash over `prev_hash`.
+pub fn sale_payload(sale_id: Uuid, created_at: &str, lines: &[Line], prev_hash: &str) -> Value {
+    let mut total = 0i64;
+    let mut tax_total = 0i64;
+    let mut jl = Vec::new();
+    let mut canon = Vec::new();
+    for (i, (sku, qty, unit)) in lines.iter().enumerate() {
+        let line_total = qty * unit;
+        let tax = (line_total * 700 + 5350) / 10700;
+        total += line_total;
+        tax_total += tax;
+        jl.push(
+            json!({"line_no": i + 1, "sku": sku, "name": format!("item {sku}"), "qty": qty,
+            "unit_price_cents": unit, "discount_cents": 0, "price_overridden": false,
+            "tax_rate_bp": 700, "price_includes_tax": true, "line_total_cents": line_total,
+            "tax_cents": tax}),
+        );
+        canon.push(format!(
+            "L|{}|{sku}|{qty}|{unit}|0|700|{line_total}|{tax}",
+            i + 1
+        ));
+    }
+    let tendered = total;
+    let mut text = format!("kassa-sale-v1|{sale_id}|{created_at}|EUR|{total}|{tax_total}|0");
+    for l in &canon {
+        text.push('\n');
+        text.push_str(l);
+    }
+    text.push_str(&format!("\nT|cash|{tendered}|0"));
+    let hash = sha256_hex(&format!("{prev_hash}\n{text}"));
+    json!({"sale_id": sale_id, "created_at": created_at, "currency": "EUR",
+        "total_cents": total, "tax_cents": tax_total, "rounding_cents": 0, "lines": jl,
+        "tenders": [{"kind": "cash", "amount_cents": tendered, "change_cents": 0}],
+        "prev_hash": prev_hash, "hash": hash})
+}
+
+/// RFC 3339 with milliseconds, `offset_s` seconds from now.
+pub fn ts(offset_s: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    fmt_ms(now + offset_s * 1000)
+}
+
+pub fn fmt_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86400);
+    let sod = secs.rem_euclid(86400);
+    // civil_from_days (Howard Hinnant)
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        sod / 3600,
+        (sod % 3600) / 60,
+        sod % 60
+    )
+}
+
+/// A till: device, token, next seq and the hash chain.
+pub struct Till {
+    pub id: Uuid,
+    pub token: String,
+    pub seq: i64,
+    pub prev_hash: String,
+}
+
+impl Till {
+    pub fn new(d: &Device) -> Till {
+        Till {
+            id: d.id,
+            token: d.token.clone(),
+            seq: 0,
+            prev_hash: "0".repeat(64),
+        }
+    }
+
+    fn op(&mut self, kind: &str, payload: Value) -> Value {
+        self.seq += 1;
+        json!({"op_id": Uuid::new_v4(), "seq": self.seq, "kind": kind,
+               "device_time": ts(0), "skew_ms": 0, "payload": payload})
+    }
+
+    pub fn sale_at(&mut self, created_at: &str, lines: &[Line]) -> Value {
+        let p = sale_payload(Uuid::new_v4(), created_at, lines, &self.prev_hash);
+        self.prev_hash = p["hash"].as_str().expect("hash").to_string();
+        self.op("sale", p)
+    }
+
+    pub fn sale(&mut self, lines: &[Line]) -> Value {
+        self.sale_at(&ts(0), lines)
+    }
+
+    pub fn count_at(&mut self, sku: &str, qty: i64, counted_at: &str) -> Value {
+        self.op(
+            "stock_count",
+            json!({"count_id": Uuid::new_v4(), "sku": sku,
+            "counted_qty": qty, "counted_at": counted_at}),
+        )
+    }
+
+    pub fn resolve(
+        &mut self,
+        conflict: &str,
+        action: &str,
+        qty: Option<i64>,
+        sku: Option<&str>,
+    ) -> Value {
+        self.op(
+            "resolve_conflict",
+            json!({"conflict_id": conflict, "action": action,
+            "qty": qty, "sku": sku, "note": "test"}),
+        )
+    }
+
+    pub fn raw(&mut self, kind: &str, payload: Value) -> Value {
+        self.op(kind, payload)
+    }
+}
+
+pub fn statuses(results: &[Value]) -> Vec<String> {
+    results
+        .iter()
+        .map(|r| r["status"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+pub async fn on_hand(db: &tokio_postgres::Client, store: Uuid, sku: &str) -> i64 {
+    db.query_one(
+        "select s.on_hand from stock_levels s join products p on p.id = s.product_id
+          where s.store_id = $1 and p.sku = $2",
+        &[&store, &sku],
+    )
+    .await
+    .expect("on_hand")
+    .get(0)
+}
+
+pub async fn conflicts(
+    db: &tokio_postgres::Client,
+    store: Uuid,
+    kind: &str,
+) -> Vec<(Uuid, String, Value)> {
+    db.query(
+        "select id, status, details from conflicts where store_id = $1 and kind = $2 order by version",
+        &[&store, &kind],
+    )
+    .await
+    .expect("conflicts")
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect()
+}

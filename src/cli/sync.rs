@@ -1,0 +1,149 @@
+//! `kassa sync`: run the sync engine headless until interrupted, or `--once`: push everything,
+//! pull, report, and exit 0 only when nothing is left to push.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use super::{print_json, CliError, CliResult, Context};
+use crate::sync::{sync_once, SyncEngine, SyncEvent};
+
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    /// Push everything, pull once, then exit (0 only when nothing is left pending).
+    #[arg(long)]
+    pub once: bool,
+    /// Print the report as JSON (with --once).
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))
+}
+
+pub fn run(ctx: &Context, args: SyncArgs) -> CliResult {
+    if args.json && !args.once {
+        return Err(CliError::BadInput("--json needs --once".into()));
+    }
+    let store = ctx.open_store()?;
+    let rt = runtime()?;
+    if args.once {
+        once(ctx, store, &rt, args.json)
+    } else {
+        rt.block_on(headless(ctx, store))
+    }
+}
+
+fn once(
+    ctx: &Context,
+    store: crate::store::StoreHandle,
+    rt: &tokio::runtime::Runtime,
+    json: bool,
+) -> CliResult {
+    let progress = !json && std::io::stderr().is_terminal();
+    let mut pushed = 0usize;
+    let report = rt.block_on(sync_once(store, &ctx.config, |e| {
+        if let (
+            true,
+            SyncEvent::BatchPushed {
+                sent, remaining, ..
+            },
+        ) = (progress, e)
+        {
+            pushed += sent;
+            eprint!("\rpushed {pushed}, {remaining} left      ");
+        }
+    }));
+    if progress && pushed > 0 {
+        eprintln!();
+    }
+    if json {
+        print_json(&report)?;
+    } else {
+        let status = match (report.connectivity.is_up(), report.latency_ms) {
+            (true, Some(ms)) => format!("{} {ms} ms", report.connectivity.as_str()),
+            _ => report.connectivity.as_str().to_string(),
+        };
+        println!("connectivity  {status}");
+        if let Some(skew) = report.skew_ms {
+            println!("clock skew    {skew} ms (server minus till)");
+        }
+        println!(
+            "pushed        {} ({} rejected now)",
+            report.pushed, report.rejected_now
+        );
+        println!(
+            "pulled        {} products, {} stock levels, {} conflicts",
+            report.pulled.products, report.pulled.stock, report.pulled.conflicts
+        );
+        println!("pending       {}", report.pending);
+        if report.rejected > 0 {
+            println!(
+                "rejected      {}  (see kassa queue --state rejected)",
+                report.rejected
+            );
+        }
+        for (seq, note) in &report.notes {
+            let text = match note.as_str() {
+                "already_resolved" => "already resolved (the first resolution won)",
+                other => other,
+            };
+            println!("note          op {seq}: {text}");
+        }
+    }
+    if let Some(e) = &report.error {
+        return Err(CliError::Failed(e.clone()));
+    }
+    if report.pending > 0 {
+        return Err(CliError::Failed(format!(
+            "{} ops still pending",
+            report.pending
+        )));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn headless(ctx: &Context, store: crate::store::StoreHandle) -> CliResult {
+    if !ctx.config.remote.is_configured() {
+        return Err(CliError::BadInput(
+            "no remote configured (set remote.url, remote.anon_key and remote.device_token)".into(),
+        ));
+    }
+    let engine = SyncEngine::start(store, &ctx.config);
+    let mut status = engine.status();
+    let mut events = engine.events();
+    let mut last = String::new();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| CliError::Failed(format!("cannot watch SIGTERM: {e}")))?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            r = status.changed() => {
+                if r.is_err() { break; }
+                let s = status.borrow_and_update().clone();
+                let line = format!("{} · pending {} · rejected {}", s.summary(), s.queue_depth, s.rejected);
+                if line != last {
+                    println!("{line}");
+                    last = line;
+                }
+            }
+            e = events.recv() => match e {
+                Ok(SyncEvent::OpRejected { seq, code, message }) => {
+                    println!("op {seq} rejected: {code}: {message}");
+                }
+                Ok(SyncEvent::OpNote { seq, note }) => println!("op {seq}: {note}"),
+                Ok(SyncEvent::LeaseHeldElsewhere { pid }) => {
+                    println!("standing by: process {pid} is syncing this database");
+                }
+                _ => {}
+            },
+        }
+    }
+    engine.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}

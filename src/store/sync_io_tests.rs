@@ -1,0 +1,206 @@
+//! Tests of the sync engine's local reads and writes.
+
+use chrono::{Duration, Utc};
+
+use super::*;
+use crate::domain::tender::settle;
+use crate::domain::{Cart, Currency, Payment};
+use crate::store::{QueueFilter, StoreOptions};
+
+fn db() -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&dir.path().join("t.db"), &StoreOptions::default()).unwrap();
+    (dir, db)
+}
+
+fn sell(db: &mut Db, sku: &str, qty: i64) -> i64 {
+    let p = db.find_product(sku).unwrap().unwrap();
+    let mut cart = Cart::new(Currency::EUR);
+    cart.add(&p, qty).unwrap();
+    let total = cart.totals().unwrap().total_cents;
+    let s = settle(total, Payment::Card, 0, Currency::EUR).unwrap();
+    db.commit_sale(&cart, &s, Utc::now()).unwrap().seq
+}
+
+#[test]
+fn the_pending_batch_is_in_seq_order_and_bounded_by_count_and_bytes() {
+    let (_d, mut db) = db();
+    let seqs: Vec<i64> = (0..5).map(|_| sell(&mut db, "1001", 1)).collect();
+    let b = db.pending_batch(3, usize::MAX).unwrap();
+    assert_eq!(b.iter().map(|o| o.seq).collect::<Vec<_>>(), seqs[..3]);
+    let one = b[0].wire_bytes();
+    let b = db.pending_batch(100, one * 2 + 1).unwrap();
+    assert_eq!(b.len(), 2);
+    let b = db.pending_batch(100, 1).unwrap();
+    assert_eq!(
+        b.len(),
+        1,
+        "the first op goes even when it alone is too big"
+    );
+}
+
+#[test]
+fn results_mark_ops_sent_or_quarantined_and_the_queue_moves_past_them() {
+    let (_d, mut db) = db();
+    let a = sell(&mut db, "1001", 1);
+    let b = sell(&mut db, "1001", 1);
+    let c = sell(&mut db, "1001", 1);
+    db.record_push_failure(a, c, "timeout").unwrap();
+    let tally = db
+        .record_push_results(
+            &[
+                (a, OpResult::Sent { note: None }),
+                (
+                    b,
+                    OpResult::Rejected {
+                        code: "bad_hash".into(),
+                        message: "hash".into(),
+                    },
+                ),
+                (
+                    c,
+                    OpResult::Sent {
+                        note: Some("already_resolved".into()),
+                    },
+                ),
+            ],
+            Utc::now(),
+        )
+        .unwrap();
+    assert_eq!((tally.sent, tally.rejected), (2, 1));
+    assert_eq!(tally.notes, vec![(c, "already_resolved".to_string())]);
+    assert_eq!(db.queue_count(QueueFilter::Pending).unwrap(), 0);
+    let rejected = db.queue_window(QueueFilter::Rejected, 0, 10).unwrap();
+    assert_eq!(rejected[0].seq, b);
+    assert_eq!(rejected[0].reject_code.as_deref(), Some("bad_hash"));
+    assert_eq!(rejected[0].attempts, 2);
+    let st = db.status(Utc::now()).unwrap();
+    assert!(st.last_sync_at.is_some());
+    assert_eq!(st.last_error, None);
+    assert!(db.pending_batch(10, usize::MAX).unwrap().is_empty());
+}
+
+#[test]
+fn a_transient_failure_counts_an_attempt_and_keeps_the_error() {
+    let (_d, mut db) = db();
+    let a = sell(&mut db, "1001", 1);
+    db.record_push_failure(a, a, "cannot connect").unwrap();
+    let row = &db.queue_window(QueueFilter::Pending, 0, 1).unwrap()[0];
+    assert_eq!(row.attempts, 1);
+    assert_eq!(row.last_error.as_deref(), Some("cannot connect"));
+    assert_eq!(
+        db.status(Utc::now()).unwrap().last_error.as_deref(),
+        Some("cannot connect")
+    );
+}
+
+#[test]
+fn a_pull_page_updates_catalog_stock_conflicts_and_cursors_in_one_go() {
+    let (_d, mut db) = db();
+    let page = PullPage {
+        products: vec![ProductUpdate {
+            sku: "1001".into(),
+            barcode: Some("4000000010012".into()),
+            name: "Whole milk 1L".into(),
+            price_cents: 129,
+            tax_rate_bp: 700,
+            price_includes_tax: true,
+            active: true,
+            version: 5,
+        }],
+        stock: vec![StockUpdate {
+            sku: "1001".into(),
+            on_hand: 40,
+            version: 6,
+        }],
+        conflicts: vec![ConflictUpdate {
+            id: "c1".into(),
+            kind: "oversold".into(),
+            status: "open".into(),
+            sku: Some("1001".into()),
+            sale_id: None,
+            details: serde_json::json!({"on_hand": -1}),
+            resolution: None,
+            version: 7,
+        }],
+        cursors: SyncCursors {
+            catalog: 5,
+            stock: 6,
+            conflicts: 7,
+        },
+        complete: true,
+    };
+    db.apply_pull_page(&page, Utc::now()).unwrap();
+    assert_eq!(db.find_product("1001").unwrap().unwrap().price_cents, 129);
+    assert_eq!(db.sync_cursors().unwrap(), page.cursors);
+    let c = db.conflicts(false).unwrap();
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].details["on_hand"], -1);
+    // An older version of the conflict never overwrites a newer one.
+    let mut stale = page.clone();
+    stale.conflicts[0].status = "resolved".into();
+    stale.conflicts[0].version = 3;
+    db.apply_pull_page(&stale, Utc::now()).unwrap();
+    assert_eq!(db.conflicts(false).unwrap().len(), 1);
+}
+
+#[test]
+fn a_complete_pull_absorbs_the_deltas_of_ops_the_server_already_had() {
+    let (_d, mut db) = db();
+    let a = sell(&mut db, "1001", 2);
+    let b = sell(&mut db, "1001", 3);
+    db.record_push_results(&[(a, OpResult::Sent { note: None })], Utc::now())
+        .unwrap();
+    let deltas = |db: &mut Db| -> i64 {
+        db.conn()
+            .query_row("SELECT count(*) FROM stock_deltas", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(deltas(&mut db), 2);
+    let page = PullPage {
+        complete: true,
+        ..PullPage::default()
+    };
+    db.apply_pull_page(&page, Utc::now() + Duration::milliseconds(5))
+        .unwrap();
+    assert_eq!(deltas(&mut db), 1, "op {b} is still unsent");
+}
+
+#[test]
+fn one_live_holder_keeps_the_lease_and_an_expired_or_dead_one_loses_it() {
+    let (_d, mut db) = db();
+    let now = Utc::now();
+    let me = std::process::id();
+    assert_eq!(
+        db.acquire_sync_lease("a", me, 5000, now).unwrap(),
+        LeaseState::Acquired
+    );
+    assert!(matches!(
+        db.acquire_sync_lease("b", me, 5000, now).unwrap(),
+        LeaseState::HeldBy { .. }
+    ));
+    assert_eq!(
+        db.acquire_sync_lease("a", me, 5000, now).unwrap(),
+        LeaseState::Acquired,
+        "renewal"
+    );
+    let later = now + Duration::milliseconds(6000);
+    assert_eq!(
+        db.acquire_sync_lease("b", me, 5000, later).unwrap(),
+        LeaseState::Acquired,
+        "expired lease is taken over"
+    );
+    // A holder whose process is gone loses the lease at once.
+    db.conn()
+        .execute("UPDATE sync_lease SET pid = 999999999", [])
+        .unwrap();
+    assert_eq!(
+        db.acquire_sync_lease("c", me, 5000, later).unwrap(),
+        LeaseState::Acquired
+    );
+    db.release_sync_lease("c").unwrap();
+    assert_eq!(
+        db.acquire_sync_lease("d", me, 5000, later).unwrap(),
+        LeaseState::Acquired
+    );
+}

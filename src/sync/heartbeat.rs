@@ -1,0 +1,148 @@
+//! The heartbeat: `kassa_heartbeat` at an interval (faster while the server is away), which
+//! decides connectivity, measures latency and clock skew, and wakes the push and pull workers
+//! when the server comes back.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::rngs::StdRng;
+use rand::Rng;
+
+use super::shared::Shared;
+use super::status::Connectivity;
+use crate::remote::{ErrorClass, HeartbeatStatus, RemoteError};
+use crate::store::{schema::schema_version, timestamp};
+
+/// What one heartbeat found out.
+#[derive(Debug)]
+pub(crate) enum Beat {
+    Up { latency_ms: u64, skew_ms: i64 },
+    UpgradeRequired { min: i64 },
+    Failed(RemoteError),
+}
+
+/// Sends one heartbeat and records what it learnt in the status. Returns the new state.
+pub(crate) async fn beat(sh: &Shared, consecutive_failures: &mut u32) -> Beat {
+    let Some(client) = &sh.client else {
+        return Beat::Failed(RemoteError::Config("no remote configured".into()));
+    };
+    let _ = sh.refresh_queue().await;
+    let snap = sh.status.borrow().clone();
+    let hs = HeartbeatStatus {
+        app_version: env!("CARGO_PKG_VERSION").into(),
+        schema_version: schema_version(),
+        queue_depth: snap.queue_depth,
+        oldest_pending_age_s: snap.oldest_pending_age_s,
+        rejected: snap.rejected,
+        device_time: timestamp(Utc::now()),
+    };
+    let prev = snap.connectivity;
+    let beat = match client.heartbeat(&hs).await {
+        Ok(t) => {
+            let latency_ms = u64::try_from(t.latency.as_millis()).unwrap_or(u64::MAX);
+            let midpoint = t.sent_at
+                + chrono::Duration::milliseconds(i64::try_from(latency_ms / 2).unwrap_or(0));
+            let skew_ms = (t.value.server_time - midpoint).num_milliseconds();
+            if t.value.requires_upgrade(schema_version()) {
+                Beat::UpgradeRequired {
+                    min: t.value.min_client_schema,
+                }
+            } else {
+                Beat::Up {
+                    latency_ms,
+                    skew_ms,
+                }
+            }
+        }
+        Err(e) => Beat::Failed(e),
+    };
+    let now = Utc::now();
+    let (next, error) = match &beat {
+        Beat::Up {
+            latency_ms,
+            skew_ms,
+        } => {
+            *consecutive_failures = 0;
+            sh.skew_ms.store(*skew_ms, Ordering::SeqCst);
+            sh.status.send_modify(|s| {
+                s.add_latency(*latency_ms);
+                s.skew_ms = Some(*skew_ms);
+                s.last_heartbeat_at = Some(now);
+            });
+            let slow = Duration::from_millis(*latency_ms) > sh.opts.degraded_latency;
+            (
+                if slow {
+                    Connectivity::Degraded
+                } else {
+                    Connectivity::Online
+                },
+                None,
+            )
+        }
+        Beat::UpgradeRequired { min } => (
+            Connectivity::UpgradeRequired,
+            Some(
+                RemoteError::UpgradeRequired {
+                    min: *min,
+                    ours: schema_version(),
+                }
+                .to_string(),
+            ),
+        ),
+        Beat::Failed(e) => {
+            *consecutive_failures += 1;
+            let next = match e.class() {
+                ErrorClass::Auth => Connectivity::Unauthorized,
+                ErrorClass::UpgradeRequired => Connectivity::UpgradeRequired,
+                ErrorClass::Permanent => Connectivity::Degraded,
+                ErrorClass::Transient => match e {
+                    RemoteError::Api { .. } | RemoteError::BadResponse { .. } => {
+                        Connectivity::Degraded
+                    }
+                    _ if prev.is_up() && *consecutive_failures < 2 => Connectivity::Degraded,
+                    _ => Connectivity::Offline,
+                },
+            };
+            (next, Some(e.to_string()))
+        }
+    };
+    if next.is_up() {
+        sh.status.send_modify(|s| s.last_error = None);
+    }
+    sh.set_connectivity(next, error).await;
+    if next.is_up() && !prev.is_up() {
+        sh.wake_push(true);
+        sh.pull_wake.notify_one();
+    }
+    beat
+}
+
+/// How long to wait before the next heartbeat in state `c`.
+pub(crate) fn next_interval(sh: &Shared, c: Connectivity, rng: &mut StdRng) -> Duration {
+    let (base, lo, hi) = match c {
+        Connectivity::Online => (sh.opts.heartbeat_interval, 0.8, 1.2),
+        Connectivity::Unauthorized | Connectivity::UpgradeRequired => {
+            (sh.opts.heartbeat_interval * 6, 0.9, 1.1)
+        }
+        _ => (sh.opts.offline_probe, 0.5, 1.0),
+    };
+    base.mul_f64(rng.random_range(lo..=hi))
+}
+
+pub(crate) async fn run(sh: Arc<Shared>, mut rng: StdRng) {
+    let mut failures = 0u32;
+    let mut periodic_persist = tokio::time::Instant::now();
+    loop {
+        let _ = beat(&sh, &mut failures).await;
+        if periodic_persist.elapsed() > Duration::from_secs(30) {
+            sh.persist_status().await;
+            periodic_persist = tokio::time::Instant::now();
+        }
+        let wait = next_interval(&sh, sh.connectivity(), &mut rng);
+        if sh.sleep_or_stop(wait).await {
+            break;
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! The pull worker: catalog, stock levels and conflicts since the stored cursors, page by
+//! page, each page applied locally in one transaction. Runs after pushes (debounced), when
+//! the server comes back, and at an interval.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::rngs::StdRng;
+use tokio::time::Instant;
+
+use super::backoff::Backoff;
+use super::shared::Shared;
+use super::status::SyncEvent;
+use crate::remote::{PullCursors, PullReply, RemoteError};
+use crate::store::{ConflictUpdate, ProductUpdate, PullPage, StockUpdate, SyncCursors};
+
+/// Rows applied by one complete pull.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PullCounts {
+    pub products: usize,
+    pub stock: usize,
+    pub conflicts: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PullError {
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+fn to_page(reply: PullReply) -> PullPage {
+    let complete = !reply.more();
+    PullPage {
+        cursors: SyncCursors {
+            catalog: reply.catalog.cursor,
+            stock: reply.stock.cursor,
+            conflicts: reply.conflicts.cursor,
+        },
+        products: reply
+            .catalog
+            .rows
+            .into_iter()
+            .map(|r| ProductUpdate {
+                sku: r.sku,
+                barcode: r.barcode,
+                name: r.name,
+                price_cents: r.price_cents,
+                tax_rate_bp: r.tax_rate_bp,
+                price_includes_tax: r.price_includes_tax,
+                active: r.active,
+                version: r.version,
+            })
+            .collect(),
+        stock: reply
+            .stock
+            .rows
+            .into_iter()
+            .map(|r| StockUpdate {
+                sku: r.sku,
+                on_hand: r.on_hand,
+                version: r.version,
+            })
+            .collect(),
+        conflicts: reply
+            .conflicts
+            .rows
+            .into_iter()
+            .map(|r| ConflictUpdate {
+                id: r.id,
+                kind: r.kind,
+                status: r.status,
+                sku: r.sku,
+                sale_id: r.sale_id,
+                details: r.details,
+                resolution: r.resolution,
+                version: r.version,
+            })
+            .collect(),
+        complete,
+    }
+}
+
+/// Pulls every page until the server says there is no more.
+pub(crate) async fn pull_all(sh: &Shared) -> Result<PullCounts, PullError> {
+    let Some(client) = &sh.client else {
+        return Err(RemoteError::Config("no remote configured".into()).into());
+    };
+    let started = Utc::now();
+    let mut counts = PullCounts::default();
+    loop {
+        let c = sh.store.call(|db| db.sync_cursors()).await??;
+        let cursors = PullCursors {
+            catalog: c.catalog,
+            stock: c.stock,
+            conflicts: c.conflicts,
+            limit: sh.opts.pull_page_limit,
+        };
+        let reply = client.pull(&cursors).await?.value;
+        let page = to_page(reply);
+        counts.products += page.products.len();
+        counts.stock += page.stock.len();
+        counts.conflicts += page.conflicts.len();
+        let complete = page.complete;
+        sh.store
+            .call(move |db| db.apply_pull_page(&page, started))
+            .await??;
+        if complete {
+            break;
+        }
+    }
+    sh.status.send_modify(|s| s.last_sync_at = Some(Utc::now()));
+    sh.emit(SyncEvent::Pulled {
+        products: counts.products,
+        stock: counts.stock,
+        conflicts: counts.conflicts,
+    });
+    Ok(counts)
+}
+
+pub(crate) async fn run(sh: Arc<Shared>, mut rng: StdRng) {
+    let mut stop = sh.stopping.clone();
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(60));
+    let mut not_before = Instant::now();
+    let mut last_pull: Option<Instant> = None;
+    loop {
+        let periodic = last_pull.map_or(Instant::now(), |t| t + sh.opts.pull_interval);
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = tokio::time::sleep_until(periodic.max(not_before)) => {}
+            _ = sh.pull_wake.notified() => {}
+        }
+        if sh.is_stopping() {
+            break;
+        }
+        // Debounce: pushes wake us after every batch.
+        let earliest = last_pull.map_or(not_before, |t| (t + sh.opts.pull_min_gap).max(not_before));
+        if Instant::now() < earliest && sh.sleep_or_stop(earliest - Instant::now()).await {
+            break;
+        }
+        if !sh.may_sync() {
+            last_pull = Some(Instant::now());
+            continue;
+        }
+        let r = tokio::select! {
+            _ = stop.changed() => break,
+            r = pull_all(&sh) => r,
+        };
+        last_pull = Some(Instant::now());
+        match r {
+            Ok(_) => {
+                backoff.reset();
+                not_before = Instant::now();
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                tracing::info!("pull failed: {msg}");
+                sh.emit(SyncEvent::PullFailed { error: msg });
+                not_before = Instant::now() + backoff.next_delay(&mut rng, None);
+            }
+        }
+    }
+}

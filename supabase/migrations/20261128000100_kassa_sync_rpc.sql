@@ -1,0 +1,935 @@
+-- kassa sync RPCs: kassa_heartbeat, kassa_push, kassa_pull (see docs/protocol.md).
+--
+-- The RPCs are SECURITY DEFINER: they take the device and the store from the JWT
+-- (auth.jwt()), check that the device exists in that store, and then write with the
+-- owner's rights. Everything else in this file is internal and not executable by the
+-- API roles.
+--
+-- kassa_push isolates bad ops without a savepoint per op: every op is validated in
+-- plpgsql before it touches a table, so a bad op is normally rejected without any error
+-- being raised. The whole batch runs inside ONE exception block (one subtransaction); only
+-- if an unexpected error escapes (a bug, an overflow, ...) is the batch replayed with a
+-- guard per op, which then rejects just the op that fails. Transient errors (serialization,
+-- deadlock, lock or statement timeouts, shutdown, out of resources) are re-raised so that the
+-- whole call fails and the till retries it.
+
+-- ---------------------------------------------------------------------------------------
+-- Small pure helpers (no exceptions: they return null/false for bad input)
+
+create or replace function public.kassa_is_uuid(p text) returns boolean
+language sql immutable parallel safe
+set search_path = ''
+as $$ select coalesce(p ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$', false) $$;
+
+-- An integral JSON number that fits comfortably in a bigint.
+create or replace function public.kassa_is_int(p jsonb) returns boolean
+language sql immutable parallel safe
+set search_path = ''
+as $$ select coalesce(pg_catalog.jsonb_typeof(p) = 'number' and p::text ~ '^-?[0-9]{1,15}$', false) $$;
+
+-- RFC 3339 timestamp text -> timestamptz, or null when the text is not one.
+create or replace function public.kassa_ts(p text) returns timestamptz
+language sql stable parallel safe
+set search_path = ''
+as $$
+  select case
+    when p ~ '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])$'
+         and (substr(p, 9, 2)::int <= case substr(p, 6, 2)::int
+                                          when 2 then case when substr(p, 1, 4)::int % 4 = 0
+                                                            and (substr(p, 1, 4)::int % 100 <> 0 or substr(p, 1, 4)::int % 400 = 0)
+                                                           then 29 else 28 end
+                                          when 4 then 30 when 6 then 30 when 9 then 30 when 11 then 30
+                                          else 31 end)
+    then p::timestamptz
+  end
+$$;
+
+-- timestamptz -> "2026-11-28T17:30:00.123Z"
+create or replace function public.kassa_fmt_ts(p timestamptz) returns text
+language sql stable parallel safe
+set search_path = ''
+as $$ select pg_catalog.to_char(p at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') $$;
+
+create or replace function public.kassa_is_transient(p_sqlstate text) returns boolean
+language sql immutable parallel safe
+set search_path = ''
+as $$
+  select left(p_sqlstate, 2) in ('08', '40', '53', '57', '58', 'XX')
+      or p_sqlstate in ('55P03', '55006', '55000')
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- The caller: device and store from the JWT, or 42501.
+
+create or replace function public.kassa_caller(out device_id uuid, out store_id uuid)
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  v_sub text := auth.jwt() ->> 'sub';
+  v_store uuid := public.kassa_jwt_store_id();
+  v_actual uuid;
+begin
+  if not public.kassa_is_uuid(v_sub) or v_store is null then
+    raise exception using errcode = '42501',
+      message = 'not a device token',
+      hint = 'the token must carry sub = <device uuid> and app_metadata.store_id = <store uuid>';
+  end if;
+  select d.store_id into v_actual from public.devices d where d.id = v_sub::uuid and d.active;
+  if v_actual is null or v_actual <> v_store then
+    raise exception using errcode = '42501',
+      message = 'unknown device',
+      hint = 'the device is not registered (or not active) in the store named by the token';
+  end if;
+  device_id := v_sub::uuid;
+  store_id := v_store;
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- Stock arithmetic
+
+-- The price of a product valid at moment p_at (the earliest known price before history starts).
+create or replace function public.kassa_price_at(p_product uuid, p_at timestamptz) returns bigint
+language sql stable
+set search_path = ''
+as $$
+  select coalesce(
+    (select pp.price_cents from public.product_prices pp
+      where pp.product_id = p_product and pp.valid_from <= p_at
+      order by pp.valid_from desc limit 1),
+    (select pp.price_cents from public.product_prices pp
+      where pp.product_id = p_product
+      order by pp.valid_from asc limit 1),
+    (select p.price_cents from public.products p where p.id = p_product))
+$$;
+
+-- The ledger's level of a product in a store at moment p_at: the newest active count at or
+-- before p_at (the baseline) plus the movements after the baseline up to p_at.
+create or replace function public.kassa_level_at(p_store uuid, p_product uuid, p_at timestamptz)
+returns bigint
+language sql stable
+set search_path = ''
+as $$
+  select coalesce(b.counted_qty, 0)
+       + coalesce((select sum(m.delta) from public.stock_movements m
+                    where m.store_id = p_store and m.product_id = p_product
+                      and m.event_time <= p_at
+                      and (b.event_time is null or m.event_time > b.event_time)), 0)
+  from (select 1) one
+  left join lateral (
+    select c.counted_qty, c.event_time from public.stock_counts c
+     where c.store_id = p_store and c.product_id = p_product and c.status = 'active'
+       and c.event_time <= p_at
+     order by c.event_time desc, c.received_at desc, c.id desc
+     limit 1) b on true
+$$;
+
+-- Recompute stock_levels.on_hand (and the baseline) of one product from the ledger.
+create or replace function public.kassa_recompute_level(p_store uuid, p_product uuid)
+returns bigint
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_baseline_at timestamptz;
+  v_on_hand bigint;
+begin
+  select c.event_time into v_baseline_at from public.stock_counts c
+   where c.store_id = p_store and c.product_id = p_product and c.status = 'active'
+   order by c.event_time desc, c.received_at desc, c.id desc
+   limit 1;
+  v_on_hand := public.kassa_level_at(p_store, p_product, 'infinity');
+  insert into public.stock_levels as s (store_id, product_id, on_hand, baseline_at)
+  values (p_store, p_product, v_on_hand, v_baseline_at)
+  on conflict (store_id, product_id) do update
+    set on_hand = excluded.on_hand, baseline_at = excluded.baseline_at
+    where s.on_hand is distinct from excluded.on_hand
+       or s.baseline_at is distinct from excluded.baseline_at;
+  return v_on_hand;
+end
+$$;
+
+-- A goods receipt (head office, seed): adds stock at p_at.
+create or replace function public.kassa_receive_stock(p_store uuid, p_sku text, p_qty bigint,
+                                                      p_at timestamptz default now())
+returns bigint
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_product uuid;
+begin
+  select p.id into v_product from public.products p where p.sku = p_sku;
+  if v_product is null then
+    raise exception using errcode = 'P0001', message = format('unknown sku %s', p_sku);
+  end if;
+  perform pg_catalog.pg_advisory_xact_lock(public.kassa_store_lock_key(p_store));
+  insert into public.stock_movements (store_id, product_id, delta, reason, event_time)
+  values (p_store, v_product, p_qty, 'receipt', p_at);
+  return public.kassa_recompute_level(p_store, v_product);
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- Canonical sale form (docs/protocol.md) and payload validation
+
+create or replace function public.kassa_sale_canonical(p jsonb) returns text
+language sql immutable
+set search_path = ''
+as $$
+  select concat_ws(E'\n',
+    format('kassa-sale-v1|%s|%s|%s|%s|%s|%s',
+           p ->> 'sale_id', p ->> 'created_at', p ->> 'currency',
+           (p ->> 'total_cents')::bigint, (p ->> 'tax_cents')::bigint,
+           coalesce((p ->> 'rounding_cents')::bigint, 0)),
+    (select string_agg(format('L|%s|%s|%s|%s|%s|%s|%s|%s',
+                              (l ->> 'line_no')::bigint, l ->> 'sku', (l ->> 'qty')::bigint,
+                              (l ->> 'unit_price_cents')::bigint,
+                              coalesce((l ->> 'discount_cents')::bigint, 0),
+                              (l ->> 'tax_rate_bp')::bigint, (l ->> 'line_total_cents')::bigint,
+                              (l ->> 'tax_cents')::bigint),
+                       E'\n' order by (l ->> 'line_no')::bigint)
+       from jsonb_array_elements(p -> 'lines') l),
+    (select string_agg(format('T|%s|%s|%s', t ->> 'kind', (t ->> 'amount_cents')::bigint,
+                              coalesce((t ->> 'change_cents')::bigint, 0)),
+                       E'\n' order by i)
+       from jsonb_array_elements(p -> 'tenders') with ordinality as x(t, i)))
+$$;
+
+-- Returns null when the sale payload is well-formed, else the reason.
+create or replace function public.kassa_validate_sale(p jsonb) returns text
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  v_msg text;
+begin
+  if not public.kassa_is_uuid(p ->> 'sale_id') then return 'sale_id must be a uuid'; end if;
+  if jsonb_typeof(p -> 'created_at') is distinct from 'string' or public.kassa_ts(p ->> 'created_at') is null then
+    return 'created_at must be an RFC 3339 timestamp';
+  end if;
+  if coalesce(p ->> 'currency', '') !~ '^[A-Z]{3}$' then return 'currency must be an ISO 4217 code'; end if;
+  if not public.kassa_is_int(p -> 'total_cents') then return 'total_cents must be an integer'; end if;
+  if not public.kassa_is_int(p -> 'tax_cents') then return 'tax_cents must be an integer'; end if;
+  if p ? 'rounding_cents' and jsonb_typeof(p -> 'rounding_cents') <> 'null'
+     and not public.kassa_is_int(p -> 'rounding_cents') then
+    return 'rounding_cents must be an integer';
+  end if;
+  if coalesce(p ->> 'prev_hash', '') !~ '^[0-9a-f]{64}$' then return 'prev_hash must be 64 lowercase hex digits'; end if;
+  if coalesce(p ->> 'hash', '') !~ '^[0-9a-f]{64}$' then return 'hash must be 64 lowercase hex digits'; end if;
+  if jsonb_typeof(p -> 'lines') is distinct from 'array' or jsonb_array_length(p -> 'lines') = 0 then
+    return 'lines must be a non-empty array';
+  end if;
+  if jsonb_array_length(p -> 'lines') > 1000 then return 'a sale has at most 1000 lines'; end if;
+
+  select format('line %s: %s', i, m) into v_msg
+  from (
+    select i, case
+      when jsonb_typeof(l) <> 'object' then 'must be an object'
+      when not public.kassa_is_int(l -> 'line_no') or (l ->> 'line_no')::bigint < 1 then 'line_no must be an integer >= 1'
+      when jsonb_typeof(l -> 'sku') is distinct from 'string' or l ->> 'sku' = '' then 'sku must be a non-empty string'
+      when l ? 'name' and jsonb_typeof(l -> 'name') not in ('string', 'null') then 'name must be a string'
+      when not public.kassa_is_int(l -> 'qty') then 'qty must be an integer'
+      when (l ->> 'qty')::bigint <= 0 then 'qty must be > 0'
+      when not public.kassa_is_int(l -> 'unit_price_cents') then 'unit_price_cents must be an integer'
+      when (l ->> 'unit_price_cents')::bigint < 0 then 'unit_price_cents must be >= 0'
+      when l ? 'discount_cents' and jsonb_typeof(l -> 'discount_cents') <> 'null'
+           and not public.kassa_is_int(l -> 'discount_cents') then 'discount_cents must be an integer'
+      when l ? 'price_overridden' and jsonb_typeof(l -> 'price_overridden') not in ('boolean', 'null') then 'price_overridden must be a boolean'
+      when not public.kassa_is_int(l -> 'tax_rate_bp') or (l ->> 'tax_rate_bp')::bigint not between 0 and 10000 then 'tax_rate_bp must be an integer in 0..10000'
+      when l ? 'price_includes_tax' and jsonb_typeof(l -> 'price_includes_tax') not in ('boolean', 'null') then 'price_includes_tax must be a boolean'
+      when not public.kassa_is_int(l -> 'line_total_cents') then 'line_total_cents must be an integer'
+      when not public.kassa_is_int(l -> 'tax_cents') then 'tax_cents must be an integer'
+    end as m
+    from jsonb_array_elements(p -> 'lines') with ordinality as x(l, i)
+  ) v
+  where m is not null
+  order by i
+  limit 1;
+  if v_msg is not null then return v_msg; end if;
+
+  select format('line_no %s appears twice', n) into v_msg
+  from (select (l ->> 'line_no')::bigint as n from jsonb_array_elements(p -> 'lines') l) x
+  group by n having count(*) > 1
+  limit 1;
+  if v_msg is not null then return v_msg; end if;
+
+  if p ? 'tenders' and jsonb_typeof(p -> 'tenders') <> 'null' then
+    if jsonb_typeof(p -> 'tenders') <> 'array' then return 'tenders must be an array'; end if;
+    select format('tender %s: %s', i, m) into v_msg
+    from (
+      select i, case
+        when jsonb_typeof(t) <> 'object' then 'must be an object'
+        when jsonb_typeof(t -> 'kind') is distinct from 'string' or t ->> 'kind' = '' then 'kind must be a non-empty string'
+        when not public.kassa_is_int(t -> 'amount_cents') then 'amount_cents must be an integer'
+        when t ? 'change_cents' and jsonb_typeof(t -> 'change_cents') <> 'null'
+             and not public.kassa_is_int(t -> 'change_cents') then 'change_cents must be an integer'
+      end as m
+      from jsonb_array_elements(p -> 'tenders') with ordinality as x(t, i)
+    ) v
+    where m is not null
+    order by i
+    limit 1;
+    if v_msg is not null then return v_msg; end if;
+  end if;
+  return null;
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- Applying ops. Each returns {"status":"applied"[, "note"]} or {"status":"rejected","code","message"}.
+
+create or replace function public.kassa_apply_sale(p_device uuid, p_store uuid, p_op_id uuid,
+                                                   p_seq bigint, p_skew bigint, p jsonb)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_err text;
+  v_sale uuid;
+  v_event timestamptz;
+  v_prev text;
+  v_hash text;
+begin
+  v_err := public.kassa_validate_sale(p);
+  if v_err is not null then
+    return jsonb_build_object('status', 'rejected', 'code', 'invalid_payload', 'message', v_err);
+  end if;
+  v_hash := encode(sha256(convert_to((p ->> 'prev_hash') || E'\n' || public.kassa_sale_canonical(p), 'UTF8')), 'hex');
+  if v_hash <> p ->> 'hash' then
+    return jsonb_build_object('status', 'rejected', 'code', 'bad_hash',
+      'message', 'hash does not match the canonical form of the sale');
+  end if;
+  v_sale := (p ->> 'sale_id')::uuid;
+  if exists (select 1 from public.sales s where s.id = v_sale) then
+    return jsonb_build_object('status', 'rejected', 'code', 'invalid_payload',
+      'message', format('sale %s was already recorded by another op', v_sale));
+  end if;
+
+  v_event := public.kassa_ts(p ->> 'created_at') + p_skew::double precision * interval '1 millisecond';
+  select s.hash into v_prev from public.sales s
+   where s.device_id = p_device and s.seq < p_seq
+   order by s.seq desc limit 1;
+
+  insert into public.sales (id, store_id, device_id, op_id, seq, created_at, skew_ms, event_time,
+                            currency, total_cents, tax_cents, rounding_cents, prev_hash, hash, chain_ok)
+  values (v_sale, p_store, p_device, p_op_id, p_seq, p ->> 'created_at', p_skew, v_event,
+          p ->> 'currency', (p ->> 'total_cents')::bigint, (p ->> 'tax_cents')::bigint,
+          coalesce((p ->> 'rounding_cents')::bigint, 0), p ->> 'prev_hash', v_hash,
+          (p ->> 'prev_hash') = coalesce(v_prev, repeat('0', 64)));
+
+  insert into public.sale_lines (sale_id, line_no, store_id, product_id, sku, name, qty,
+                                 unit_price_cents, discount_cents, price_overridden, tax_rate_bp,
+                                 price_includes_tax, line_total_cents, tax_cents)
+  select v_sale, (l ->> 'line_no')::int, p_store, pr.id, l ->> 'sku', coalesce(l ->> 'name', ''),
+         (l ->> 'qty')::bigint, (l ->> 'unit_price_cents')::bigint,
+         coalesce((l ->> 'discount_cents')::bigint, 0), coalesce((l ->> 'price_overridden')::boolean, false),
+         (l ->> 'tax_rate_bp')::int, coalesce((l ->> 'price_includes_tax')::boolean, true),
+         (l ->> 'line_total_cents')::bigint, (l ->> 'tax_cents')::bigint
+  from jsonb_array_elements(p -> 'lines') l
+  left join public.products pr on pr.sku = l ->> 'sku' and pr.active and pr.deleted_at is null;
+
+  if jsonb_typeof(p -> 'tenders') = 'array' then
+    insert into public.sale_tenders (sale_id, idx, store_id, kind, amount_cents, change_cents)
+    select v_sale, i::int, p_store, t ->> 'kind', (t ->> 'amount_cents')::bigint,
+           coalesce((t ->> 'change_cents')::bigint, 0)
+    from jsonb_array_elements(p -> 'tenders') with ordinality as x(t, i);
+  end if;
+
+  -- The ledger: one movement per stock line.
+  insert into public.stock_movements (store_id, product_id, delta, reason, op_id, device_id, sale_id,
+                                      line_no, device_time, skew_ms, event_time)
+  select p_store, l.product_id, -l.qty, 'sale', p_op_id, p_device, v_sale, l.line_no,
+         p ->> 'created_at', p_skew, v_event
+  from public.sale_lines l
+  where l.sale_id = v_sale and l.product_id is not null;
+
+  -- Levels: a sale at or before the product's baseline is absorbed by it; otherwise it
+  -- applies on top. Then oversold for every product this sale drove below zero.
+  with d as (
+    select l.product_id, sum(l.qty) as qty from public.sale_lines l
+     where l.sale_id = v_sale and l.product_id is not null
+     group by l.product_id
+  ), up as (
+    insert into public.stock_levels as s (store_id, product_id, on_hand)
+    select p_store, d.product_id, -d.qty from d
+    on conflict (store_id, product_id) do update
+      set on_hand = s.on_hand + excluded.on_hand
+      where s.baseline_at is null or s.baseline_at < v_event
+    returning s.product_id, s.on_hand
+  )
+  insert into public.conflicts (store_id, kind, product_id, sku, sale_id, device_id, op_id, details)
+  select p_store, 'oversold', up.product_id, pr.sku, v_sale, p_device, p_op_id,
+         jsonb_build_object('on_hand', up.on_hand, 'sold_qty', d.qty, 'event_time', public.kassa_fmt_ts(v_event))
+  from up
+  join d on d.product_id = up.product_id
+  join public.products pr on pr.id = up.product_id
+  where up.on_hand < 0;
+
+  -- price_mismatch: a stock line sold at another price than the server's at the sale's time.
+  insert into public.conflicts (store_id, kind, product_id, sku, sale_id, line_no, device_id, op_id, details)
+  select p_store, 'price_mismatch', l.product_id, l.sku, v_sale, l.line_no, p_device, p_op_id,
+         jsonb_build_object('line_no', l.line_no, 'qty', l.qty, 'sold_unit_cents', l.unit_price_cents,
+                            'server_unit_cents', sp.price, 'event_time', public.kassa_fmt_ts(v_event))
+  from public.sale_lines l
+  cross join lateral (select public.kassa_price_at(l.product_id, v_event) as price) sp
+  where l.sale_id = v_sale and l.product_id is not null and not l.price_overridden
+    and l.unit_price_cents <> sp.price;
+
+  -- unknown_product: the line is kept, without a movement, until resolved.
+  insert into public.conflicts (store_id, kind, product_id, sku, sale_id, line_no, device_id, op_id, details)
+  select p_store, 'unknown_product', null, l.sku, v_sale, l.line_no, p_device, p_op_id,
+         jsonb_build_object('line_no', l.line_no, 'name', l.name, 'qty', l.qty,
+                            'unit_price_cents', l.unit_price_cents,
+                            'reason', case when pr.id is null then 'unknown_sku' else 'inactive' end)
+  from public.sale_lines l
+  left join public.products pr on pr.sku = l.sku
+  where l.sale_id = v_sale and l.product_id is null;
+
+  return '{"status":"applied"}'::jsonb;
+end
+$$;
+
+-- Records a stock count (a baseline at its corrected time) and recomputes the level.
+create or replace function public.kassa_record_count(p_store uuid, p_product uuid, p_device uuid,
+                                                     p_op_id uuid, p_count_id uuid, p_qty bigint,
+                                                     p_counted_at text, p_skew bigint,
+                                                     p_event timestamptz, p_source text)
+returns bigint -- expected level at p_event before the count
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_expected bigint;
+begin
+  v_expected := public.kassa_level_at(p_store, p_product, p_event);
+  insert into public.stock_counts (id, store_id, product_id, device_id, op_id, counted_qty,
+                                   counted_at, skew_ms, event_time, expected_qty, source)
+  values (p_count_id, p_store, p_product, p_device, p_op_id, p_qty, p_counted_at, p_skew,
+          p_event, v_expected, p_source);
+  perform public.kassa_recompute_level(p_store, p_product);
+  return v_expected;
+end
+$$;
+
+create or replace function public.kassa_apply_stock_count(p_device uuid, p_store uuid, p_op_id uuid,
+                                                          p_skew bigint, p_threshold integer, p jsonb)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_product uuid;
+  v_count uuid;
+  v_event timestamptz;
+  v_expected bigint;
+  v_qty bigint;
+begin
+  if not public.kassa_is_uuid(p ->> 'count_id') then
+    return jsonb_build_object('status', 'rejected', 'code', 'invalid_payload', 'message', 'count_id must be a uuid');
+  end if;
+  if jsonb_typeof(p -> 'sku') is distinct from 'string' or p ->> 'sku' = '' then
+    return jsonb_build_object('status', 'rejected', 'code', 'invalid_payload', 'message', 'sku must be a non-empty string');
+  end if;
+  if not public.kassa_is_int(p -> 'counted_qty') or (p ->> 'counted_qty')::bigint < 0 then
+    return jsonb_build_object('status', 'rejected', 'code', 'invalid_payload', 'message', 'counted_qty must be an integer >= 0');
+  end if;
+  if jsonb_typeof(p -> 'counted_at') is distinct from 'string' or public.kassa_ts(p ->> 'counted_at') is null then
+    return jsonb_build_object('status', 'rejected', 'code', 'invalid_payload', 'message', 'counted_at must be an RFC 3339 timestamp');
+  end if;
+  select pr.id into v_product from public.products pr
+   where pr.sku = p ->> 'sku' and pr.active and pr.deleted_at is null;
+  if v_product is null then
+    return jsonb_build_object('status', 'rejected', 'code', 'invalid_payload',
+      'message', format('stock_count: unknown or inactive sku %s', p ->> 'sku'));
+  end if;
+  v_count := (p ->> 'count_id')::uuid;
+  if exists (select 1 from public.stock_counts c where c.id = v_count) then
+    return jsonb_build_object('status', 'rejected', 'code', 'invalid_payload',
+      'message', format('count %s was already recorded by another op', v_count));
+  end if;
+  v_qty := (p ->> 'counted_qty')::bigint;
+  v_event := public.kassa_ts(p ->> 'counted_at') + p_skew::double precision * interval '1 millisecond';
+  v_expected := public.kassa_record_count(p_store, v_product, p_device, p_op_id, v_count, v_qty,
+                                          p ->> 'counted_at', p_skew, v_event, 'count');
+  if abs(v_qty - v_expected) > p_threshold then
+    insert into public.conflicts (store_id, kind, product_id, sku, count_id, device_id, op_id, details)
+    values (p_store, 'count_discrepancy', v_product, p ->> 'sku', v_count, p_device, p_op_id,
+            jsonb_build_object('counted_qty', v_qty, 'expected_qty', v_expected,
+                               'difference', v_qty - v_expected, 'threshold', p_threshold,
+                               'counted_at', p ->> 'counted_at',
+                               'event_time', public.kassa_fmt_ts(v_event)));
+  end if;
+  return '{"status":"applied"}'::jsonb;
+end
+$$;
+
+-- p_at: the resolution's moment (the op's device_time corrected by skew_ms, else now()).
+create or replace function public.kassa_apply_resolution(p_device uuid, p_store uuid, p_op_id uuid,
+                                                         p_at timestamptz, p jsonb)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  c public.conflicts%rowtype;
+  v_action text := p ->> 'action';
+  v_product uuid;
+  v_line public.sale_lines%rowtype;
+  v_event timestamptz;
+  v_on_hand bigint;
+  v_baseline timestamptz;
+  v_price bigint;
+begin
+  if not public.kassa_is_uuid(p ->> 'conflict_id') then
+    return jsonb_build_object('status', 'rejected', 'code', 'invalid_payload', 'message', 'conflict_id must be a uuid');
+  end if;
+  if jsonb_typeof(p -> 'action') is distinct from 'string' then
+    return jsonb_build_object('status', 'rejected', 'code', 'invalid_payload', 'message', 'action must be a string');
+  end if;
+  if p ? 'note' and jsonb_typeof(p -> 'note') not in ('string', 'null') then
+    return jsonb_build_object('status', 'rejected', 'code', 'invalid_payload', 'message', 'note must be a string');
+  end if;
+  if p ? 'qty' and jsonb_typeof(p -> 'qty') <> 'null' and not public.kassa_is_int(p -> 'qty') then
+    return jsonb_build_object('status', 'rejected', 'code', 'invalid_payload', 'message', 'qty must be an integer');
+  end if;
+  if p ? 'sku' and jsonb_typeof(p -> 'sku') not in ('string', 'null') then
+    return jsonb_build_object('status', 'rejected', 'code', 'invalid_payload', 'message', 'sku must be a string');
+  end if;
+
+  select * into c from public.conflicts x
+   where x.id = (p ->> 'conflict_id')::uuid and x.store_id = p_store
+   for update;
+  if not found then
+    return jsonb_build_object('status', 'rejected', 'code', 'unknown_conflict',
+      'message', format('no conflict %s in this store', p ->> 'conflict_id'));
+  end if;
+  if not (   (c.kind = 'oversold' and v_action in ('accept', 'recount'))
+          or (c.kind = 'price_mismatch' and v_action in ('accept', 'adjust'))
+          or (c.kind = 'unknown_product' and v_action in ('map', 'non_stock'))
+          or (c.kind = 'count_discrepancy' and v_action in ('accept', 'reject'))) then
+    return jsonb_build_object('status', 'rejected', 'code', 'invalid_resolution',
+      'message', format('%s is not a resolution of a %s conflict', v_action, c.kind));
+  end if;
+  if v_action = 'recount' and (not public.kassa_is_int(p -> 'qty') or (p ->> 'qty')::bigint < 0) then
+    return jsonb_build_object('status', 'rejected', 'code', 'invalid_resolution', 'message', 'recount needs qty >= 0');
+  end if;
+  if v_action = 'map' and coalesce(p ->> 'sku', '') = '' then
+    return jsonb_build_object('status', 'rejected', 'code', 'invalid_resolution', 'message', 'map needs the sku of an existing product');
+  end if;
+
+  -- First resolution wins.
+  if c.status = 'resolved' then
+    return '{"status":"applied","note":"already_resolved"}'::jsonb;
+  end if;
+
+  if v_action = 'recount' then
+    -- A stock count at the resolution's moment.
+    perform public.kassa_record_count(p_store, c.product_id, p_device, p_op_id, gen_random_uuid(),
+                                      (p ->> 'qty')::bigint, null, 0, p_at, 'recount');
+  elsif v_action = 'adjust' then
+    select * into v_line from public.sale_lines l where l.sale_id = c.sale_id and l.line_no = c.line_no;
+    v_price := coalesce((c.details ->> 'server_unit_cents')::bigint, v_line.unit_price_cents);
+    insert into public.price_adjustments (store_id, conflict_id, sale_id, line_no, product_id, qty,
+                                          sold_unit_cents, server_unit_cents, difference_cents)
+    values (p_store, c.id, c.sale_id, c.line_no, c.product_id, v_line.qty, v_line.unit_price_cents,
+            v_price, (v_price - v_line.unit_price_cents) * v_line.qty);
+  elsif v_action = 'map' then
+    select pr.id into v_product from public.products pr
+     where pr.sku = p ->> 'sku' and pr.active and pr.deleted_at is null;
+    if v_product is null then
+      return jsonb_build_object('status', 'rejected', 'code', 'invalid_resolution',
+        'message', format('map: unknown or inactive sku %s', p ->> 'sku'));
+    end if;
+    select * into v_line from public.sale_lines l where l.sale_id = c.sale_id and l.line_no = c.line_no;
+    select s.event_time into v_event from public.sales s where s.id = c.sale_id;
+    update public.sale_lines l set mapped_product_id = v_product
+     where l.sale_id = c.sale_id and l.line_no = c.line_no;
+    insert into public.stock_movements (store_id, product_id, delta, reason, op_id, device_id, sale_id,
+                                        line_no, conflict_id, event_time)
+    values (p_store, v_product, -v_line.qty, 'unknown_product_mapped', p_op_id, p_device, c.sale_id,
+            c.line_no, c.id, v_event);
+    v_on_hand := public.kassa_recompute_level(p_store, v_product);
+    select s.baseline_at into v_baseline from public.stock_levels s
+     where s.store_id = p_store and s.product_id = v_product;
+    if v_on_hand < 0 and (v_baseline is null or v_baseline < v_event) then
+      insert into public.conflicts (store_id, kind, product_id, sku, sale_id, device_id, op_id, details)
+      values (p_store, 'oversold', v_product, p ->> 'sku', c.sale_id, p_device, p_op_id,
+              jsonb_build_object('on_hand', v_on_hand, 'sold_qty', v_line.qty,
+                                 'event_time', public.kassa_fmt_ts(v_event), 'mapped_from', c.id));
+    end if;
+  elsif v_action = 'reject' then
+    -- The count's baseline is withdrawn; the level is recomputed without it.
+    update public.stock_counts sc set status = 'withdrawn' where sc.id = c.count_id;
+    perform public.kassa_recompute_level(p_store, c.product_id);
+  end if;
+
+  update public.conflicts x
+     set status = 'resolved',
+         resolved_at = now(),
+         resolved_by_device = p_device,
+         resolution = jsonb_build_object('action', v_action, 'qty', p -> 'qty', 'sku', p -> 'sku',
+                                         'note', p -> 'note', 'device_id', p_device, 'op_id', p_op_id,
+                                         'resolved_at', public.kassa_fmt_ts(now()))
+   where x.id = c.id;
+  return '{"status":"applied"}'::jsonb;
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- The push machinery
+
+-- Records a rejection for head office and (when the op_id is free) in the op log, so that a
+-- replay of the op gets the same rejection back.
+create or replace function public.kassa_reject_op(p_device uuid, p_store uuid, p_op jsonb,
+                                                  p_code text, p_message text, p_log boolean)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+begin
+  insert into public.rejected_ops (store_id, device_id, op_id, seq, kind, code, message, op)
+  values (p_store, p_device, left(p_op ->> 'op_id', 100),
+          case when public.kassa_is_int(p_op -> 'seq') then (p_op ->> 'seq')::bigint end,
+          left(p_op ->> 'kind', 100), p_code, p_message, coalesce(p_op, 'null'::jsonb));
+  if p_log and public.kassa_is_uuid(p_op ->> 'op_id') then
+    insert into public.applied_ops (device_id, op_id, store_id, seq, kind, content_md5, status, code, message)
+    values (p_device, (p_op ->> 'op_id')::uuid, p_store,
+            case when public.kassa_is_int(p_op -> 'seq') then (p_op ->> 'seq')::bigint end,
+            coalesce(left(p_op ->> 'kind', 100), ''),
+            md5(coalesce((p_op -> 'kind')::text, '') || '|' || coalesce((p_op -> 'payload')::text, '')),
+            'rejected', p_code, p_message)
+    on conflict (device_id, op_id) do nothing;
+  end if;
+  return jsonb_build_object('op_id', p_op -> 'op_id', 'seq', p_op -> 'seq', 'status', 'rejected',
+                            'code', p_code, 'message', p_message);
+end
+$$;
+
+-- One op: replay check, validation, apply, op log. p_prev is the op log entry of this
+-- op_id (null if none).
+create or replace function public.kassa_push_op(p_device uuid, p_store uuid, p_threshold integer,
+                                                p_op jsonb, p_prev jsonb)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_op_id uuid;
+  v_seq bigint;
+  v_kind text;
+  v_skew bigint;
+  v_md5 text;
+  v_payload jsonb;
+  r jsonb;
+begin
+  if jsonb_typeof(p_op) is distinct from 'object' or not public.kassa_is_uuid(p_op ->> 'op_id') then
+    return public.kassa_reject_op(p_device, p_store, p_op, 'invalid_payload', 'op_id must be a uuid', false);
+  end if;
+  v_op_id := (p_op ->> 'op_id')::uuid;
+  v_md5 := md5(coalesce((p_op -> 'kind')::text, '') || '|' || coalesce((p_op -> 'payload')::text, ''));
+
+  if p_prev is not null then
+    if p_prev ->> 'content_md5' <> v_md5 then
+      return public.kassa_reject_op(p_device, p_store, p_op, 'op_id_reused',
+        format('op_id %s was already used by this device for a different operation', v_op_id), false);
+    end if;
+    if p_prev ->> 'status' = 'rejected' then
+      return jsonb_build_object('op_id', p_op -> 'op_id', 'seq', p_op -> 'seq', 'status', 'rejected',
+                                'code', p_prev ->> 'code', 'message', p_prev ->> 'message');
+    end if;
+    r := jsonb_build_object('op_id', p_op -> 'op_id', 'seq', p_op -> 'seq', 'status', 'duplicate');
+    if p_prev ->> 'note' is not null then
+      r := r || jsonb_build_object('note', p_prev ->> 'note');
+    end if;
+    return r;
+  end if;
+
+  if not public.kassa_is_int(p_op -> 'seq') or (p_op ->> 'seq')::bigint < 0 then
+    return public.kassa_reject_op(p_device, p_store, p_op, 'invalid_payload', 'seq must be an integer >= 0', true);
+  end if;
+  v_seq := (p_op ->> 'seq')::bigint;
+  if p_op ? 'skew_ms' and jsonb_typeof(p_op -> 'skew_ms') <> 'null' then
+    if not public.kassa_is_int(p_op -> 'skew_ms') or abs((p_op ->> 'skew_ms')::bigint) > 315360000000 then
+      return public.kassa_reject_op(p_device, p_store, p_op, 'invalid_payload', 'skew_ms must be an integer (milliseconds)', true);
+    end if;
+  end if;
+  v_skew := coalesce((p_op ->> 'skew_ms')::bigint, 0);
+  v_kind := p_op ->> 'kind';
+  v_payload := p_op -> 'payload';
+  if jsonb_typeof(p_op -> 'kind') is distinct from 'string' then
+    return public.kassa_reject_op(p_device, p_store, p_op, 'invalid_payload', 'kind must be a string', true);
+  end if;
+  if v_kind not in ('sale', 'stock_count', 'resolve_conflict') then
+    return public.kassa_reject_op(p_device, p_store, p_op, 'unknown_kind',
+      format('unknown op kind %s', left(v_kind, 100)), true);
+  end if;
+  if jsonb_typeof(v_payload) is distinct from 'object' then
+    return public.kassa_reject_op(p_device, p_store, p_op, 'invalid_payload', 'payload must be an object', true);
+  end if;
+
+  r := case v_kind
+    when 'sale' then public.kassa_apply_sale(p_device, p_store, v_op_id, v_seq, v_skew, v_payload)
+    when 'stock_count' then public.kassa_apply_stock_count(p_device, p_store, v_op_id, v_skew, p_threshold, v_payload)
+    when 'resolve_conflict' then public.kassa_apply_resolution(
+      p_device, p_store, v_op_id,
+      coalesce(public.kassa_ts(p_op ->> 'device_time') + v_skew::double precision * interval '1 millisecond', now()),
+      v_payload)
+  end;
+
+  if r ->> 'status' = 'rejected' then
+    return public.kassa_reject_op(p_device, p_store, p_op, r ->> 'code', r ->> 'message', true);
+  end if;
+  insert into public.applied_ops (device_id, op_id, store_id, seq, kind, content_md5, status, note)
+  values (p_device, v_op_id, p_store, v_seq, v_kind, v_md5, 'applied', r ->> 'note');
+  return jsonb_build_object('op_id', p_op -> 'op_id', 'seq', p_op -> 'seq', 'status', 'applied')
+         || case when r ? 'note' then jsonb_build_object('note', r ->> 'note') else '{}'::jsonb end;
+end
+$$;
+
+create or replace function public.kassa_push_batch(p_device uuid, p_store uuid, p_threshold integer,
+                                                   p_ops jsonb, p_isolate boolean)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_prev_log jsonb;
+  v_dups text[];
+  v_results jsonb[] := '{}';
+  v_op jsonb;
+  v_key text;
+  v_prev jsonb;
+  v_state text;
+  v_msg text;
+  r jsonb;
+begin
+  -- The op log entries of this batch's op_ids, in one query.
+  select coalesce(jsonb_object_agg(a.op_id::text, jsonb_build_object(
+           'content_md5', a.content_md5, 'status', a.status, 'code', a.code,
+           'message', a.message, 'note', a.note)), '{}')
+    into v_prev_log
+    from public.applied_ops a
+   where a.device_id = p_device
+     and a.op_id in (select (e ->> 'op_id')::uuid from jsonb_array_elements(p_ops) e
+                      where public.kassa_is_uuid(e ->> 'op_id'));
+  -- op_ids that occur more than once in this batch: looked up live.
+  v_dups := array(select lower(e ->> 'op_id') from jsonb_array_elements(p_ops) e
+                   where public.kassa_is_uuid(e ->> 'op_id')
+                   group by 1 having count(*) > 1);
+
+  for v_op in select e from jsonb_array_elements(p_ops) with ordinality as x(e, i) order by i loop
+    v_key := lower(v_op ->> 'op_id');
+    if v_key = any(v_dups) then
+      select jsonb_build_object('content_md5', a.content_md5, 'status', a.status, 'code', a.code,
+                                'message', a.message, 'note', a.note)
+        into v_prev
+        from public.applied_ops a where a.device_id = p_device and a.op_id = v_key::uuid;
+    else
+      v_prev := v_prev_log -> v_key;
+    end if;
+    if p_isolate then
+      begin
+        r := public.kassa_push_op(p_device, p_store, p_threshold, v_op, v_prev);
+      exception when others then
+        get stacked diagnostics v_state = returned_sqlstate, v_msg = message_text;
+        if public.kassa_is_transient(v_state) then
+          raise;
+        end if;
+        r := public.kassa_reject_op(p_device, p_store, v_op, 'invalid_payload',
+               format('the server could not apply this op (%s: %s)', v_state, v_msg), v_prev is null);
+      end;
+    else
+      r := public.kassa_push_op(p_device, p_store, p_threshold, v_op, v_prev);
+    end if;
+    v_results := array_append(v_results, r);
+  end loop;
+  return to_jsonb(v_results);
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- The RPCs
+
+create or replace function public.kassa_heartbeat(p_status jsonb default '{}'::jsonb)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_device uuid;
+  v_store uuid;
+  s jsonb := case when jsonb_typeof(p_status) = 'object' then p_status else '{}'::jsonb end;
+begin
+  select c.device_id, c.store_id into v_device, v_store from public.kassa_caller() c;
+  insert into public.device_status as ds (device_id, store_id, last_seen_at, app_version, schema_version,
+                                          queue_depth, oldest_pending_age_s, rejected, device_time, status)
+  values (v_device, v_store, now(),
+          case when jsonb_typeof(s -> 'app_version') = 'string' then left(s ->> 'app_version', 100) end,
+          case when public.kassa_is_int(s -> 'schema_version') and abs((s ->> 'schema_version')::bigint) < 2147483647
+               then (s ->> 'schema_version')::int end,
+          case when public.kassa_is_int(s -> 'queue_depth') and abs((s ->> 'queue_depth')::bigint) < 2147483647
+               then (s ->> 'queue_depth')::int end,
+          case when public.kassa_is_int(s -> 'oldest_pending_age_s') then (s ->> 'oldest_pending_age_s')::bigint end,
+          case when public.kassa_is_int(s -> 'rejected') and abs((s ->> 'rejected')::bigint) < 2147483647
+               then (s ->> 'rejected')::int end,
+          case when jsonb_typeof(s -> 'device_time') = 'string' then left(s ->> 'device_time', 64) end,
+          case when length(s::text) <= 8192 then s else '{}'::jsonb end)
+  on conflict (device_id) do update
+    set store_id = excluded.store_id, last_seen_at = excluded.last_seen_at,
+        app_version = excluded.app_version, schema_version = excluded.schema_version,
+        queue_depth = excluded.queue_depth, oldest_pending_age_s = excluded.oldest_pending_age_s,
+        rejected = excluded.rejected, device_time = excluded.device_time, status = excluded.status;
+  return jsonb_build_object(
+    'server_time', public.kassa_fmt_ts(clock_timestamp()),
+    'min_client_schema', (select k.min_client_schema from public.kassa_settings k limit 1),
+    'device_id', v_device,
+    'store_id', v_store);
+end
+$$;
+
+create or replace function public.kassa_push(p_ops jsonb)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_device uuid;
+  v_store uuid;
+  v_threshold integer;
+  v_state text;
+begin
+  select c.device_id, c.store_id into v_device, v_store from public.kassa_caller() c;
+  if jsonb_typeof(p_ops) is distinct from 'array' then
+    raise exception using errcode = '22023', message = 'p_ops must be a JSON array of operations';
+  end if;
+  if jsonb_array_length(p_ops) > 1000 then
+    raise exception using errcode = '22023', message = 'a batch has at most 1000 ops',
+      hint = 'split the batch';
+  end if;
+  -- Pushes of one store are serialised: stock arithmetic and versions stay consistent.
+  perform pg_advisory_xact_lock(public.kassa_store_lock_key(v_store));
+  select st.count_threshold into v_threshold from public.stores st where st.id = v_store;
+
+  if current_setting('kassa.push_isolation', true) = 'per_op' then
+    -- Benchmark/diagnostic mode: a subtransaction per op from the start.
+    return public.kassa_push_batch(v_device, v_store, v_threshold, p_ops, true);
+  end if;
+  begin
+    return public.kassa_push_batch(v_device, v_store, v_threshold, p_ops, false);
+  exception when others then
+    get stacked diagnostics v_state = returned_sqlstate;
+    if public.kassa_is_transient(v_state) then
+      raise;
+    end if;
+  end;
+  -- An unexpected error: replay the batch with a guard per op.
+  return public.kassa_push_batch(v_device, v_store, v_threshold, p_ops, true);
+end
+$$;
+
+create or replace function public.kassa_pull(p_cursors jsonb default '{}'::jsonb)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_store uuid;
+  c jsonb := case when jsonb_typeof(p_cursors) = 'object' then p_cursors else '{}'::jsonb end;
+  v_limit bigint := 500;
+  v_cat bigint;
+  v_stock bigint;
+  v_conf bigint;
+  r_cat jsonb;
+  r_stock jsonb;
+  r_conf jsonb;
+begin
+  select cl.store_id into v_store from public.kassa_caller() cl;
+  if c ? 'limit' and jsonb_typeof(c -> 'limit') <> 'null' then
+    if not public.kassa_is_int(c -> 'limit') then
+      raise exception using errcode = '22023', message = 'limit must be an integer';
+    end if;
+    v_limit := least(greatest((c ->> 'limit')::bigint, 1), 1000);
+  end if;
+  if (c ? 'catalog' and jsonb_typeof(c -> 'catalog') <> 'null' and not public.kassa_is_int(c -> 'catalog'))
+     or (c ? 'stock' and jsonb_typeof(c -> 'stock') <> 'null' and not public.kassa_is_int(c -> 'stock'))
+     or (c ? 'conflicts' and jsonb_typeof(c -> 'conflicts') <> 'null' and not public.kassa_is_int(c -> 'conflicts')) then
+    raise exception using errcode = '22023', message = 'cursors must be integers (0 = from the start)';
+  end if;
+  v_cat := coalesce((c ->> 'catalog')::bigint, 0);
+  v_stock := coalesce((c ->> 'stock')::bigint, 0);
+  v_conf := coalesce((c ->> 'conflicts')::bigint, 0);
+
+  select jsonb_build_object(
+           'rows', coalesce(jsonb_agg(x.row order by x.version) filter (where x.rn <= v_limit), '[]'::jsonb),
+           'cursor', coalesce(max(x.version) filter (where x.rn <= v_limit), v_cat),
+           'more', count(*) > v_limit)
+    into r_cat
+    from (select jsonb_build_object('sku', p.sku, 'barcode', p.barcode, 'name', p.name,
+                                    'price_cents', p.price_cents, 'tax_rate_bp', p.tax_rate_bp,
+                                    'price_includes_tax', p.price_includes_tax,
+                                    'active', p.active and p.deleted_at is null,
+                                    'version', p.version) as row,
+                 p.version, row_number() over (order by p.version) as rn
+            from (select * from public.products p0 where p0.version > v_cat
+                   order by p0.version limit v_limit + 1) p) x;
+
+  select jsonb_build_object(
+           'rows', coalesce(jsonb_agg(x.row order by x.version) filter (where x.rn <= v_limit), '[]'::jsonb),
+           'cursor', coalesce(max(x.version) filter (where x.rn <= v_limit), v_stock),
+           'more', count(*) > v_limit)
+    into r_stock
+    from (select jsonb_build_object('sku', p.sku, 'on_hand', s.on_hand, 'version', s.version) as row,
+                 s.version, row_number() over (order by s.version) as rn
+            from (select * from public.stock_levels s0
+                   where s0.store_id = v_store and s0.version > v_stock
+                   order by s0.version limit v_limit + 1) s
+            join public.products p on p.id = s.product_id) x;
+
+  select jsonb_build_object(
+           'rows', coalesce(jsonb_agg(x.row order by x.version) filter (where x.rn <= v_limit), '[]'::jsonb),
+           'cursor', coalesce(max(x.version) filter (where x.rn <= v_limit), v_conf),
+           'more', count(*) > v_limit)
+    into r_conf
+    from (select jsonb_build_object('id', k.id, 'kind', k.kind, 'status', k.status, 'sku', k.sku,
+                                    'sale_id', k.sale_id, 'line_no', k.line_no, 'count_id', k.count_id,
+                                    'details', k.details, 'resolution', k.resolution,
+                                    'created_at', public.kassa_fmt_ts(k.created_at),
+                                    'resolved_at', public.kassa_fmt_ts(k.resolved_at),
+                                    'version', k.version) as row,
+                 k.version, row_number() over (order by k.version) as rn
+            from (select * from public.conflicts k0
+                   where k0.store_id = v_store and k0.version > v_conf
+                   order by k0.version limit v_limit + 1) k) x;
+
+  return jsonb_build_object('catalog', r_cat, 'stock', r_stock, 'conflicts', r_conf);
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------
+-- Privileges: only the three RPCs are callable by devices.
+
+do $$
+declare
+  f regprocedure;
+begin
+  for f in
+    select p.oid::regprocedure from pg_proc p
+     where p.pronamespace = 'public'::regnamespace and p.proname like 'kassa\_%'
+  loop
+    execute format('revoke all on function %s from public, anon, authenticated', f);
+    execute format('grant execute on function %s to service_role', f);
+  end loop;
+end
+$$;
+grant execute on function public.kassa_heartbeat(jsonb) to authenticated;
+grant execute on function public.kassa_push(jsonb) to authenticated;
+grant execute on function public.kassa_pull(jsonb) to authenticated;
+grant execute on function public.kassa_jwt_store_id() to authenticated;
+grant execute on function public.kassa_current_store() to authenticated;
