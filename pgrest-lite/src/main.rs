@@ -131,6 +131,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
                 )
                 .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .init();
             let mut config = pgrest_lite::Config::new(&database_url, &jwt_secret)?;
             config.listen = SocketAddr::new(host, port);

@@ -1,8 +1,8 @@
 //! The schema cache: functions and tables of the exposed schema, read from the catalogs.
 //!
 //! Like PostgREST, the gateway resolves `/rpc/{fn}` and `/{table}` against a cache of the
-//! catalog instead of splicing names into SQL. On a miss the cache is reloaded (at most once
-//! per second) before answering 404, so objects created after start-up are found.
+//! catalog instead of splicing names into SQL. On a miss the cache is reloaded before
+//! answering 404, so objects created after start-up are found.
 
 use std::collections::HashMap;
 

@@ -80,7 +80,6 @@ struct AppState {
     schema_name: String,
     anon_role: String,
     cache: RwLock<Option<Arc<SchemaCache>>>,
-    last_reload: std::sync::Mutex<Option<Instant>>,
 }
 
 /// A running gateway. Dropping it does NOT stop the server; call [`ServerHandle::shutdown`].
@@ -158,7 +157,6 @@ pub async fn serve(config: Config) -> Result<ServerHandle, Error> {
         schema_name: config.schema.clone(),
         anon_role: config.anon_role.clone(),
         cache: RwLock::new(None),
-        last_reload: std::sync::Mutex::new(None),
     });
     if let Err(e) = reload_schema(&state).await {
         tracing::warn!(error = %e.message, "schema cache not loaded yet; will retry on demand");
@@ -220,9 +218,6 @@ async fn reload_schema(state: &AppState) -> Result<Arc<SchemaCache>, ApiError> {
         .map_err(|e| ApiError::from_pg(&e, false))?;
     let cache = Arc::new(cache);
     *state.cache.write().await = Some(cache.clone());
-    if let Ok(mut t) = state.last_reload.lock() {
-        *t = Some(Instant::now());
-    }
     Ok(cache)
 }
 
@@ -233,16 +228,9 @@ async fn schema(state: &AppState) -> Result<Arc<SchemaCache>, ApiError> {
     reload_schema(state).await
 }
 
-/// Reloads after a miss, at most once a second. Returns None if not reloaded.
+/// Reloads after a miss (unknown function or table): objects created after start-up are
+/// found without a restart. A miss is an error path, so the extra catalog read is cheap.
 async fn reload_after_miss(state: &AppState) -> Result<Option<Arc<SchemaCache>>, ApiError> {
-    let recent = state
-        .last_reload
-        .lock()
-        .map(|t| t.is_some_and(|t| t.elapsed() < Duration::from_secs(1)))
-        .unwrap_or(false);
-    if recent {
-        return Ok(None);
-    }
     reload_schema(state).await.map(Some)
 }
 

@@ -640,7 +640,7 @@ async fn pull_pages_by_version_and_heartbeat_handshake() {
 
     // The hash chain: in order → chain_ok; a broken link is recorded, never rejected.
     let mut t = Till::new(&stack.devices[2]);
-    let ops = vec![t.sale(&[("1001", 1, 119)]), t.sale(&[("1001", 1, 119)])];
+    let ops = [t.sale(&[("1001", 1, 119)]), t.sale(&[("1001", 1, 119)])];
     t.prev_hash = "f".repeat(64);
     let broken = t.sale(&[("1001", 1, 119)]);
     let r = api

@@ -1,0 +1,114 @@
+//! Conformance with the official PostgREST client for Python (PyPI `postgrest`).
+//!
+//! Uses `python3` with `postgrest` if it imports; otherwise installs it into a venv under the
+//! cargo target directory. If Python or the package cannot be had (offline machine), the test
+//! prints a SKIP line and passes: the Rust conformance tests cover the same ground.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use pgrest_lite::testing::TestStack;
+
+fn imports_postgrest(python: &Path) -> bool {
+    Command::new(python)
+        .args(["-c", "import postgrest"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn venv_dir() -> PathBuf {
+    // tests run from target/<profile>/deps/...: put the venv next to them.
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("."));
+    exe.ancestors()
+        .nth(3)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("pgrest-lite-py")
+}
+
+fn find_python() -> Result<PathBuf, String> {
+    let system = PathBuf::from("python3");
+    if imports_postgrest(&system) {
+        return Ok(system);
+    }
+    let venv = venv_dir();
+    let py = venv.join("bin").join("python");
+    if imports_postgrest(&py) {
+        return Ok(py);
+    }
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("python3 not available: {e}"))?;
+    if !made.success() {
+        return Err("python3 -m venv failed".into());
+    }
+    let out = Command::new(&py)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "postgrest>=0.16",
+        ])
+        .env("PIP_NO_INPUT", "1")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("pip not runnable: {e}"))?;
+    if !out.status.success() || !imports_postgrest(&py) {
+        return Err(format!(
+            "pip install postgrest failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        ));
+    }
+    Ok(py)
+}
+
+#[tokio::test]
+async fn official_python_client_against_the_gateway() {
+    let python = match tokio::task::spawn_blocking(find_python)
+        .await
+        .expect("join")
+    {
+        Ok(p) => p,
+        Err(why) => {
+            println!("SKIP python client conformance: {why}");
+            return;
+        }
+    };
+    let stack = TestStack::start().await.expect("stack");
+    let d = &stack.devices[0];
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/conformance.py");
+    let mut cmd = Command::new(&python);
+    cmd.arg(script)
+        .env("PGREST_URL", &stack.url)
+        .env("PGREST_ANON_KEY", &stack.anon_key)
+        .env("DEVICE_TOKEN", &d.token)
+        .env("EXPIRED_TOKEN", stack.expired_token_for(d.id, d.store_id))
+        .env(
+            "OTHER_STORE_TOKEN",
+            stack.token_for(stack.other_store_device.id, stack.store_id),
+        )
+        .env("STORE_ID", stack.store_id.to_string())
+        .env("OTHER_STORE_ID", stack.other_store_id.to_string())
+        .stdin(Stdio::null());
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("join")
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    stack.cleanup().await;
+    assert!(out.status.success(), "python conformance failed:\n{stdout}");
+    assert!(stdout.contains("checks ok"), "{stdout}");
+}
