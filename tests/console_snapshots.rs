@@ -67,6 +67,7 @@ fn online() -> SyncView {
         last_error: None,
         offline_since: None,
         recent_latency_ms: vec![40, 38, 55, 42, 90, 41, 39, 44, 120, 42, 40, 43],
+        other_syncer_pid: None,
     }
 }
 

@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use super::{CliError, CliResult, Context};
-use crate::tui::heartbeat::{Connectivity, SyncView};
 use crate::tui::state::Settings;
 
 #[derive(Debug, Default, clap::Args)]
@@ -31,16 +30,7 @@ pub fn run(ctx: &Context, args: ConsoleArgs) -> CliResult {
         color: !(args.no_color || no_color_env),
     };
     let store = ctx.open_store()?;
-    // No sync engine runs inside the console yet: say so rather than guess.
-    let initial = SyncView {
-        connectivity: if ctx.config.remote.is_configured() {
-            Connectivity::NotSyncing
-        } else {
-            Connectivity::NotConfigured
-        },
-        ..SyncView::default()
-    };
-    crate::tui::run::run(store, settings, initial, None)
+    crate::tui::run::run(store, settings, &ctx.config)
         .map_err(|e| CliError::Failed(format!("console: {e:#}")))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -87,5 +87,7 @@ pub enum Command {
         note: Option<String>,
     },
     LoadStatus,
+    /// Ask the sync engine to push and pull now, skipping its backoff.
+    SyncNow,
     Quit,
 }

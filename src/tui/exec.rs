@@ -157,7 +157,7 @@ fn job(cmd: Command) -> Option<Job> {
             Ok(s) => Action::StatusLoaded(local_status(s)),
             Err(e) => failed("status", e),
         }),
-        Command::Quit => return None,
+        Command::Quit | Command::SyncNow => return None,
     })
 }
 

@@ -20,8 +20,6 @@ pub enum Connectivity {
     /// No server configured: the till works alone and queues everything.
     #[default]
     NotConfigured,
-    /// A server is configured but no sync engine runs in this process.
-    NotSyncing,
     /// Configured, first heartbeat not answered yet.
     Connecting,
     Online,
@@ -39,7 +37,6 @@ impl Connectivity {
     pub fn symbol(self) -> &'static str {
         match self {
             Self::NotConfigured => "-",
-            Self::NotSyncing => "-",
             Self::Connecting => "~",
             Self::Online => "●",
             Self::Degraded => "◐",
@@ -52,7 +49,6 @@ impl Connectivity {
     pub fn words(self) -> &'static str {
         match self {
             Self::NotConfigured => "not configured",
-            Self::NotSyncing => "not syncing",
             Self::Connecting => "connecting",
             Self::Online => "online",
             Self::Degraded => "degraded",
@@ -83,6 +79,32 @@ pub struct SyncView {
     pub offline_since: Option<DateTime<Utc>>,
     /// Most recent heartbeat round-trips, oldest first.
     pub recent_latency_ms: Vec<u64>,
+    /// Another process on this database holds the single-syncer lease.
+    pub other_syncer_pid: Option<i64>,
+}
+
+impl From<&crate::sync::SyncStatus> for SyncView {
+    fn from(s: &crate::sync::SyncStatus) -> SyncView {
+        use crate::sync::Connectivity as C;
+        SyncView {
+            connectivity: match s.connectivity {
+                C::Unconfigured => Connectivity::NotConfigured,
+                C::Connecting => Connectivity::Connecting,
+                C::Online => Connectivity::Online,
+                C::Degraded => Connectivity::Degraded,
+                C::Offline => Connectivity::Offline,
+                C::Unauthorized => Connectivity::Unauthorized,
+                C::UpgradeRequired => Connectivity::UpgradeRequired,
+            },
+            latency_ms: s.latency_ms,
+            skew_ms: s.skew_ms,
+            last_sync_at: s.last_sync_at,
+            last_error: s.last_error.clone(),
+            offline_since: s.offline_since,
+            recent_latency_ms: s.recent_latencies_ms.clone(),
+            other_syncer_pid: s.other_syncer_pid,
+        }
+    }
 }
 
 /// Everything the heartbeat pane and strip draw from.

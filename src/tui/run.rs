@@ -18,32 +18,42 @@ use super::action::{Action, Command};
 use super::heartbeat::SyncView;
 use super::state::{Settings, State};
 use super::{draw, exec, init, update};
+use crate::config::Config;
 use crate::store::{StoreEvent, StoreHandle};
+use crate::sync::{SyncEngine, SyncStatus};
 
-/// Opens the full-screen console on `store` until the user quits.
-/// `sync`: the sync engine's status, when one runs in this process.
-pub fn run(
-    store: StoreHandle,
-    settings: Settings,
-    initial: SyncView,
-    sync: Option<watch::Receiver<SyncView>>,
-) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// Opens the full-screen console on `store` until the user quits, with the sync engine
+/// running in the same process (it reports "not configured" when no server is set up).
+pub fn run(store: StoreHandle, settings: Settings, config: &Config) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .wrap_err("cannot start the console's runtime")?;
     // ratatui::init enters raw mode and the alternate screen, and wraps the panic hook
     // (color-eyre's, installed in main) so that a panic restores the terminal first.
     let mut terminal = ratatui::init();
-    let result = runtime.block_on(event_loop(&mut terminal, store, settings, initial, sync));
+    let result = runtime.block_on(async {
+        let engine = SyncEngine::start(store.clone(), config);
+        let status = engine.status();
+        let result = event_loop(&mut terminal, store, settings, status, &engine).await;
+        engine.shutdown().await;
+        result
+    });
     ratatui::restore();
     result
 }
 
-fn send_all(tx: &mpsc::UnboundedSender<Command>, cmds: Vec<Command>) {
+/// Sends store work to the executor; engine requests go to the engine.
+fn send_all(tx: &mpsc::UnboundedSender<Command>, engine: &SyncEngine, cmds: Vec<Command>) {
     for c in cmds {
-        // The executor only stops when the loop does.
-        let _ = tx.send(c);
+        match c {
+            Command::SyncNow => engine.sync_now(),
+            // The executor only stops when the loop does.
+            c => {
+                let _ = tx.send(c);
+            }
+        }
     }
 }
 
@@ -61,10 +71,10 @@ async fn executor(
     }
 }
 
-async fn sync_changed(sync: &mut Option<watch::Receiver<SyncView>>) -> Option<SyncView> {
+async fn sync_changed(sync: &mut Option<watch::Receiver<SyncStatus>>) -> Option<SyncView> {
     match sync {
         Some(rx) => match rx.changed().await {
-            Ok(()) => Some(rx.borrow_and_update().clone()),
+            Ok(()) => Some(SyncView::from(&*rx.borrow_and_update())),
             Err(_) => {
                 *sync = None;
                 None
@@ -95,17 +105,18 @@ async fn event_loop(
     terminal: &mut DefaultTerminal,
     store: StoreHandle,
     settings: Settings,
-    initial: SyncView,
-    mut sync: Option<watch::Receiver<SyncView>>,
+    mut status: watch::Receiver<SyncStatus>,
+    engine: &SyncEngine,
 ) -> Result<()> {
     let size = terminal.size().wrap_err("cannot read the terminal size")?;
     let mut st = State::new(settings, Utc::now(), size.width, size.height);
-    st.heartbeat.sync = initial;
+    st.heartbeat.sync = SyncView::from(&*status.borrow_and_update());
+    let mut sync = Some(status);
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (act_tx, mut act_rx) = mpsc::unbounded_channel();
     let mut store_events = Some(store.subscribe());
     tokio::spawn(executor(store, cmd_rx, act_tx));
-    send_all(&cmd_tx, init(&mut st));
+    send_all(&cmd_tx, engine, init(&mut st));
 
     let mut input = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -136,10 +147,10 @@ async fn event_loop(
             _ = tick.tick(), if ticking => Action::Tick(Utc::now()),
         };
         st.now = Utc::now();
-        send_all(&cmd_tx, update(&mut st, action));
+        send_all(&cmd_tx, engine, update(&mut st, action));
         // Take everything else that is already there before drawing once.
         while let Ok(a) = act_rx.try_recv() {
-            send_all(&cmd_tx, update(&mut st, a));
+            send_all(&cmd_tx, engine, update(&mut st, a));
         }
     }
 }

@@ -120,6 +120,10 @@ fn on_key(st: &mut State, key: KeyEvent) -> Vec<Command> {
         Some(KeyCmd::FocusSales) => return focus(st, Focus::Sales),
         Some(KeyCmd::FocusQueue) => return focus(st, Focus::Queue),
         Some(KeyCmd::FocusConflicts) => return focus(st, Focus::Conflicts),
+        Some(KeyCmd::SyncNow) => {
+            st.flash(super::state::FlashLevel::Info, "sync requested");
+            return vec![Command::SyncNow];
+        }
         _ => {}
     }
     match ctx {

@@ -233,7 +233,7 @@ impl FakeStore {
                 Action::ResolutionQueued(Ok((conflict_id.clone(), seq)))
             }
             Command::LoadStatus => Action::StatusLoaded(self.status()),
-            Command::Quit => return None,
+            Command::Quit | Command::SyncNow => return None,
         })
     }
 

@@ -32,7 +32,7 @@ fn connectivity_span(st: &State, theme: Theme) -> Span<'static> {
     let style = match c {
         Connectivity::Online => theme.good(),
         Connectivity::Degraded | Connectivity::Connecting => theme.warn(),
-        Connectivity::NotConfigured | Connectivity::NotSyncing => theme.dim(),
+        Connectivity::NotConfigured => theme.dim(),
         _ => theme.bad(),
     };
     Span::styled(text, style)
@@ -111,6 +111,9 @@ pub fn panel(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
     } else {
         Line::raw(problems)
     });
+    if let Some(pid) = hb.sync.other_syncer_pid {
+        lines.push(Line::raw(format!("Syncer   process {pid} (not this one)")));
+    }
     if let Some(err) = hb.last_error() {
         lines.push(Line::from(Span::styled(
             format!("Error    {err}"),
