@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
@@ -16,7 +16,7 @@ pub const ENTER: &str = "\r";
 pub struct PtyConsole {
     pub child: Box<dyn Child + Send + Sync>,
     writer: Box<dyn Write + Send>,
-    screen: Arc<Mutex<vt100::Parser>>,
+    screen: Arc<(Mutex<vt100::Parser>, Condvar)>,
     _master: Box<dyn MasterPty + Send>,
 }
 
@@ -24,14 +24,6 @@ impl PtyConsole {
     /// Starts `kassa --db DB ARGS...` in an 80x24 (or given) terminal, isolated from the
     /// user's config, with `NO_COLOR=1` and `TERM=xterm`.
     pub fn start(home: &Path, db: &Path, args: &[&str], cols: u16, rows: u16) -> PtyConsole {
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows,
-                cols,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("openpty");
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_kassa"));
         cmd.arg("--db");
         cmd.arg(db);
@@ -50,15 +42,31 @@ impl PtyConsole {
         cmd.env("NO_COLOR", "1");
         cmd.env("TERM", "xterm");
         cmd.cwd(home);
+        PtyConsole::spawn(cmd, cols, rows)
+    }
+
+    /// Runs any program in a pseudo-terminal of the given size.
+    pub fn spawn(cmd: CommandBuilder, cols: u16, rows: u16) -> PtyConsole {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("openpty");
         let child = pair.slave.spawn_command(cmd).expect("spawn kassa");
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().expect("pty reader");
         let writer = pair.master.take_writer().expect("pty writer");
-        let screen = Arc::new(Mutex::new(vt100::Parser::new(
-            std::num::NonZeroU16::new(rows).expect("rows > 0"),
-            std::num::NonZeroU16::new(cols).expect("cols > 0"),
-            0,
-        )));
+        let screen = Arc::new((
+            Mutex::new(vt100::Parser::new(
+                std::num::NonZeroU16::new(rows).expect("rows > 0"),
+                std::num::NonZeroU16::new(cols).expect("cols > 0"),
+                0,
+            )),
+            Condvar::new(),
+        ));
         let feed = Arc::clone(&screen);
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
@@ -66,9 +74,11 @@ impl PtyConsole {
                 if n == 0 {
                     break;
                 }
-                if let Ok(mut p) = feed.lock() {
+                let (lock, changed) = &*feed;
+                if let Ok(mut p) = lock.lock() {
                     p.process(&buf[..n]);
                 }
+                changed.notify_all();
             }
         });
         PtyConsole {
@@ -94,6 +104,7 @@ impl PtyConsole {
 
     pub fn contents(&self) -> String {
         self.screen
+            .0
             .lock()
             .map(|p| p.screen().contents())
             .unwrap_or_default()
@@ -101,17 +112,51 @@ impl PtyConsole {
 
     /// Waits until the screen shows `text`; panics with the screen after `timeout`.
     pub fn wait_for(&self, text: &str, timeout: Duration) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.contents();
-            if screen.contains(text) {
-                return screen;
-            }
-            if start.elapsed() > timeout {
-                panic!("waited {timeout:?} for {text:?}; the screen shows:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        match self.try_wait_for(text, timeout) {
+            Some(screen) => screen,
+            None => panic!(
+                "waited {timeout:?} for {text:?}; the screen shows:\n{}",
+                self.contents()
+            ),
         }
+    }
+
+    /// Waits until the screen shows `text` (woken by each chunk of output, so the moment it
+    /// returns is within microseconds of the frame arriving).
+    pub fn try_wait_for(&self, text: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        let (lock, changed) = &*self.screen;
+        let mut parser = lock.lock().ok()?;
+        loop {
+            let screen = parser.screen().contents();
+            if screen.contains(text) {
+                return Some(screen);
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            parser = changed.wait_timeout(parser, left).ok()?.0;
+        }
+    }
+
+    /// Waits until no output has arrived for `quiet` (the screen has settled).
+    pub fn settle(&self, quiet: Duration) {
+        let (lock, changed) = &*self.screen;
+        let Ok(mut parser) = lock.lock() else {
+            return;
+        };
+        loop {
+            match changed.wait_timeout(parser, quiet) {
+                Ok((p, r)) if r.timed_out() => {
+                    drop(p);
+                    return;
+                }
+                Ok((p, _)) => parser = p,
+                Err(_) => return,
+            }
+        }
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.process_id()
     }
 
     /// Waits for the process to exit; panics if it does not.
