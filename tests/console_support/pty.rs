@@ -17,6 +17,7 @@ pub struct PtyConsole {
     pub child: Box<dyn Child + Send + Sync>,
     writer: Box<dyn Write + Send>,
     screen: Arc<(Mutex<vt100::Parser>, Condvar)>,
+    received: Arc<std::sync::atomic::AtomicUsize>,
     _master: Box<dyn MasterPty + Send>,
 }
 
@@ -68,6 +69,8 @@ impl PtyConsole {
             Condvar::new(),
         ));
         let feed = Arc::clone(&screen);
+        let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&received);
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             while let Ok(n) = reader.read(&mut buf) {
@@ -77,6 +80,7 @@ impl PtyConsole {
                 let (lock, changed) = &*feed;
                 if let Ok(mut p) = lock.lock() {
                     p.process(&buf[..n]);
+                    counter.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
                 }
                 changed.notify_all();
             }
@@ -85,6 +89,7 @@ impl PtyConsole {
             child,
             writer,
             screen,
+            received,
             _master: pair.master,
         }
     }
@@ -153,6 +158,30 @@ impl PtyConsole {
                 Err(_) => return,
             }
         }
+    }
+
+    /// Bytes of output received so far.
+    pub fn received(&self) -> usize {
+        self.received.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits until more than `seen` bytes of output have arrived.
+    pub fn wait_output_after(&self, seen: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let (lock, changed) = &*self.screen;
+        let Ok(mut parser) = lock.lock() else {
+            return false;
+        };
+        while self.received() <= seen {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            match changed.wait_timeout(parser, left) {
+                Ok((p, _)) => parser = p,
+                Err(_) => return false,
+            }
+        }
+        true
     }
 
     pub fn pid(&self) -> Option<u32> {
