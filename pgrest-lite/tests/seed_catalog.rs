@@ -62,3 +62,36 @@ async fn seeded_products_match_the_tills_catalog() {
     assert_eq!(levels, 2 * expected.len() as i64);
     stack.cleanup().await;
 }
+
+/// The server's canonical sale form is byte-for-byte the one docs/protocol.md documents (and
+/// that the till's `domain::sale` test pins).
+#[tokio::test]
+async fn server_canonical_form_is_the_documented_one() {
+    let stack = TestStack::start().await.expect("stack");
+    let db = stack.client().await.expect("db");
+    let payload = serde_json::json!({
+        "sale_id": "0193a5b0-0000-7000-8000-000000000001",
+        "created_at": "2026-11-28T17:30:00.123Z", "currency": "EUR",
+        "total_cents": 238, "tax_cents": 16, "rounding_cents": 0,
+        "lines": [{"line_no": 1, "sku": "1001", "name": "Whole milk 1L", "qty": 2,
+                   "unit_price_cents": 119, "discount_cents": 0, "price_overridden": false,
+                   "tax_rate_bp": 700, "price_includes_tax": true, "line_total_cents": 238,
+                   "tax_cents": 16}],
+        "tenders": [{"kind": "cash", "amount_cents": 500, "change_cents": 262}]
+    });
+    let canonical: String = db
+        .query_one(
+            "select kassa_sale_canonical($1::text::jsonb)",
+            &[&payload.to_string()],
+        )
+        .await
+        .expect("canonical")
+        .get(0);
+    assert_eq!(
+        canonical,
+        "kassa-sale-v1|0193a5b0-0000-7000-8000-000000000001|2026-11-28T17:30:00.123Z|EUR|238|16|0\n\
+         L|1|1001|2|119|0|700|238|16\n\
+         T|cash|500|262"
+    );
+    stack.cleanup().await;
+}

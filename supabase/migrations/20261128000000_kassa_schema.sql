@@ -265,7 +265,6 @@ create index rejected_ops_store_idx on public.rejected_ops (store_id, received_a
 
 create or replace function public.kassa_store_lock_key(p_store uuid) returns bigint
 language sql immutable parallel safe
-set search_path = ''
 as $$ select pg_catalog.hashtextextended(p_store::text, 7) $$;
 
 -- Store-scoped rows: take the store's lock (re-entrant within a transaction), then a version.
@@ -326,7 +325,6 @@ create trigger conflicts_version before insert or update on public.conflicts
 
 create or replace function public.kassa_jwt_store_id() returns uuid
 language sql stable
-set search_path = ''
 as $$
   select case
     when (auth.jwt() -> 'app_metadata' ->> 'store_id')
