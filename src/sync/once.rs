@@ -46,7 +46,9 @@ pub async fn sync_once(
 ) -> OnceReport {
     let mut opts = EngineOptions::from_config(config);
     opts.push_backoff_cap = Duration::from_secs(5);
-    let (sh, _stop) = shared(store, config, opts);
+    let (sh, stop) = shared(store, config, opts);
+    // Renews the lease while a long drain runs; releases it when told to stop.
+    let mut keeper = None;
     let mut events = sh.events.subscribe();
     let mut drain_events = |events: &mut broadcast::Receiver<SyncEvent>,
                             notes: &mut Vec<(i64, String)>,
@@ -87,7 +89,7 @@ pub async fn sync_once(
             }));
         }
         match lease::renew(&sh).await {
-            Ok(true) => {}
+            Ok(true) => keeper = Some(tokio::spawn(lease::run(sh.clone()))),
             Ok(false) => {
                 let pid = sh.status.borrow().other_syncer_pid.unwrap_or(0);
                 break 'run Some(format!(
@@ -158,11 +160,10 @@ pub async fn sync_once(
         &mut report.rejected_now,
         &mut report.pushed,
     );
-    let holder = sh.holder.clone();
-    let _ = sh
-        .store
-        .call(move |db| db.release_sync_lease(&holder))
-        .await;
+    let _ = stop.send(true);
+    if let Some(k) = keeper {
+        let _ = k.await;
+    }
     if let Some(e) = &error {
         sh.status.send_modify(|s| s.last_error = Some(e.clone()));
     }

@@ -1,0 +1,180 @@
+//! Helpers of the sync tests: tills (a store on a temp database) configured against a
+//! `TestStack` (or a fault proxy in front of it), fast engine timings, server-side accounting.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use kassa::config::{Config, RemoteConfig};
+use kassa::domain::tender::settle;
+use kassa::domain::{Cart, Currency, Payment};
+use kassa::store::{QueueFilter, StoreHandle, StoreOptions};
+use kassa::sync::EngineOptions;
+use pgrest_lite::testing::TestStack;
+
+/// A till: its own database file and a config pointing at `url` with `token`.
+pub struct SyncTill {
+    pub dir: tempfile::TempDir,
+    pub store: StoreHandle,
+    pub config: Config,
+}
+
+pub fn remote_config(url: &str, anon_key: &str, token: &str) -> Config {
+    Config {
+        remote: RemoteConfig {
+            url: Some(url.to_string()),
+            anon_key: Some(anon_key.to_string()),
+            device_token: Some(token.to_string()),
+            allow_insecure_http: false,
+            connect_timeout_ms: 1000,
+            request_timeout_ms: 2000,
+        },
+        ..Config::default()
+    }
+}
+
+impl SyncTill {
+    pub fn new(url: &str, stack: &TestStack, device: usize) -> SyncTill {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store =
+            StoreHandle::open(&dir.path().join("till.db"), StoreOptions::default()).expect("open");
+        let config = remote_config(url, &stack.anon_key, &stack.devices[device].token);
+        SyncTill { dir, store, config }
+    }
+
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("till.db")
+    }
+
+    /// Commits one card sale of `lines` (sku, qty); returns its seq.
+    pub async fn sell(&self, lines: &[(&str, i64)]) -> i64 {
+        let lines: Vec<(String, i64)> = lines.iter().map(|(s, q)| (s.to_string(), *q)).collect();
+        self.store
+            .call(move |db| {
+                let mut cart = Cart::new(Currency::EUR);
+                for (sku, qty) in &lines {
+                    let p = db.find_product(sku)?.expect("known sku");
+                    cart.add(&p, *qty)?;
+                }
+                let total = cart.totals()?.total_cents;
+                let s = settle(total, Payment::Card, 0, Currency::EUR)?;
+                Ok::<_, kassa::store::StoreError>(
+                    db.commit_sale(&cart, &s, chrono::Utc::now())?.seq,
+                )
+            })
+            .await
+            .expect("store")
+            .expect("sale")
+    }
+
+    pub async fn count(&self, filter: QueueFilter) -> i64 {
+        self.store
+            .call(move |db| db.queue_count(filter))
+            .await
+            .expect("store")
+            .expect("count")
+    }
+
+    /// The sale ids of this till.
+    pub async fn sale_ids(&self) -> BTreeSet<String> {
+        self.store
+            .call(|db| {
+                let mut st = db.conn().prepare("SELECT sale_id FROM sales")?;
+                let ids = st
+                    .query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<Result<BTreeSet<_>, _>>()?;
+                Ok::<_, kassa::store::StoreError>(ids)
+            })
+            .await
+            .expect("store")
+            .expect("ids")
+    }
+}
+
+/// Engine timings for tests: quick probes, short backoff, seeded jitter.
+pub fn fast_options(config: &Config, seed: u64) -> EngineOptions {
+    let mut o = EngineOptions::from_config(config);
+    o.heartbeat_interval = Duration::from_millis(500);
+    o.offline_probe = Duration::from_millis(300);
+    o.watchdog = Duration::from_millis(500);
+    o.pull_interval = Duration::from_secs(5);
+    o.pull_min_gap = Duration::from_millis(300);
+    o.push_backoff_base = Duration::from_millis(50);
+    o.push_backoff_cap = Duration::from_secs(1);
+    o.lease_ttl = Duration::from_secs(2);
+    o.seed = Some(seed);
+    o
+}
+
+/// Polls `f` every 20 ms until it is true; false after `timeout`.
+pub async fn wait_for<F, Fut>(timeout: Duration, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// Server-side truth for the accounting checks.
+pub struct ServerBooks {
+    pub sale_ids: BTreeSet<String>,
+    pub sales_rows: i64,
+    /// Stock levels that differ from the ledger (should be none).
+    pub ledger_mismatches: Vec<(String, i64, i64)>,
+    /// Sale lines whose stock movement is missing or doubled (should be none).
+    pub movement_mismatches: i64,
+}
+
+pub async fn server_books(stack: &TestStack) -> ServerBooks {
+    let db = stack.client().await.expect("db");
+    let rows = db
+        .query("select id::text from public.sales", &[])
+        .await
+        .expect("sales");
+    let sale_ids: BTreeSet<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+    let sales_rows = rows.len() as i64;
+    let ledger = db
+        .query(
+            "select p.sku, s.on_hand, public.kassa_level_at(s.store_id, s.product_id, 'infinity')
+               from public.stock_levels s join public.products p on p.id = s.product_id
+              where s.on_hand <> public.kassa_level_at(s.store_id, s.product_id, 'infinity')",
+            &[],
+        )
+        .await
+        .expect("ledger");
+    let ledger_mismatches = ledger
+        .iter()
+        .map(|r| {
+            (
+                r.get::<_, String>(0),
+                r.get::<_, i64>(1),
+                r.get::<_, i64>(2),
+            )
+        })
+        .collect();
+    let movement_mismatches: i64 = db
+        .query_one(
+            "select count(*) from public.sale_lines l
+               where l.product_id is not null
+                 and (select coalesce(sum(-m.delta), 0) from public.stock_movements m
+                       where m.sale_id = l.sale_id and m.line_no = l.line_no
+                         and m.reason = 'sale') <> l.qty",
+            &[],
+        )
+        .await
+        .expect("movements")
+        .get(0);
+    ServerBooks {
+        sale_ids,
+        sales_rows,
+        ledger_mismatches,
+        movement_mismatches,
+    }
+}

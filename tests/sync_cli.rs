@@ -1,0 +1,277 @@
+//! The sync commands of the real binary against the gateway: conflicts pulled, resolved
+//! offline and synced (a second till's resolution is "already resolved"), bad input, and
+//! `kill -9` of `kassa sync` at random moments of a push campaign.
+
+mod support;
+#[path = "support/sync_env.rs"]
+mod sync_env;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use pgrest_lite::testing::TestStack;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+use sync_env::{server_books, SyncTill};
+
+/// A till directory for the binary, with the remote in its environment (or offline).
+struct CliTill {
+    dir: tempfile::TempDir,
+    url: String,
+    anon_key: String,
+    token: String,
+}
+
+impl CliTill {
+    fn new(stack: &TestStack, device: usize) -> CliTill {
+        CliTill {
+            dir: tempfile::tempdir().unwrap(),
+            url: stack.url.clone(),
+            anon_key: stack.anon_key.clone(),
+            token: stack.devices[device].token.clone(),
+        }
+    }
+
+    fn db(&self) -> std::path::PathBuf {
+        self.dir.path().join("till.db")
+    }
+
+    fn cmd(&self, online: bool) -> Command {
+        self.cmd_on(&self.db(), online)
+    }
+
+    fn cmd_on(&self, db: &Path, online: bool) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_kassa"));
+        c.arg("--db").arg(db);
+        support::isolate(&mut c, self.dir.path());
+        if online {
+            c.env("KASSA_REMOTE_URL", &self.url)
+                .env("KASSA_ANON_KEY", &self.anon_key)
+                .env("KASSA_DEVICE_TOKEN", &self.token);
+        }
+        c
+    }
+
+    fn run(&self, online: bool, args: &[&str]) -> Output {
+        self.cmd(online).args(args).output().expect("run kassa")
+    }
+
+    fn ok(&self, online: bool, args: &[&str]) -> String {
+        let out = self.run(online, args);
+        assert!(
+            out.status.success(),
+            "kassa {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn json(&self, online: bool, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(online, args)).expect("JSON")
+    }
+}
+
+fn queue_len(t: &CliTill) -> usize {
+    t.json(false, &["queue", "--json", "--limit", "1000000"])
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicts_are_pulled_resolved_offline_and_a_second_resolution_is_already_resolved() {
+    let stack = TestStack::start().await.expect("stack");
+    let a = CliTill::new(&stack, 0);
+    let b = CliTill::new(&stack, 1);
+    // 24 in stock on the server: selling 25 oversells.
+    a.ok(false, &["sell", "--pay", "card", "1001*25"]);
+    a.json(true, &["sync", "--once", "--json"]);
+    b.json(true, &["sync", "--once", "--json"]);
+
+    let open = a.json(false, &["conflicts", "--json"]);
+    let open = open.as_array().unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    let c = &open[0];
+    assert_eq!(c["kind"], "oversold");
+    assert_eq!(c["status"], "open");
+    assert_eq!(c["sku"], "1001");
+    assert!(c["details"].is_object());
+    let id = c["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        b.json(false, &["conflicts", "--json"])[0]["id"],
+        id.as_str()
+    );
+
+    // Bad input: exit 2, one line, nothing queued.
+    let before = queue_len(&a);
+    let bad = a.run(false, &["resolve", &id, "frobnicate"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&bad.stderr).lines().count(), 1);
+    assert_eq!(
+        a.run(false, &["resolve", "no-such-id", "accept"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        a.run(false, &["count", "1001", "many"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(a.run(false, &["count", "nope", "3"]).status.code(), Some(2));
+    assert_eq!(queue_len(&a), before);
+
+    // Both tills resolve while offline; A syncs first and wins.
+    a.ok(
+        false,
+        &["resolve", &id, "accept", "--note", "checked shelf"],
+    );
+    b.ok(false, &["resolve", &id, "accept", "--note", "me too"]);
+    assert_eq!(
+        a.json(false, &["conflicts", "--json"])[0]["queued_action"],
+        "accept"
+    );
+    let ra = a.json(true, &["sync", "--once", "--json"]);
+    assert_eq!(ra["notes"], serde_json::json!([]));
+    let db = stack.client().await.unwrap();
+    let status: String = db
+        .query_one(
+            "select status from public.conflicts where id = $1::text::uuid",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "resolved");
+
+    let rb = b.json(true, &["sync", "--once", "--json"]);
+    assert_eq!(rb["notes"][0][1], "already_resolved", "{rb}");
+    let text = b.ok(true, &["sync", "--once"]);
+    assert!(text.contains("pending       0"), "{text}");
+
+    let all = a.json(false, &["conflicts", "--all", "--json"]);
+    assert_eq!(all[0]["status"], "resolved");
+    assert!(a
+        .json(false, &["conflicts", "--json"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+    stack.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stock_count_queued_offline_reaches_the_server_on_sync() {
+    let stack = TestStack::start().await.expect("stack");
+    let a = CliTill::new(&stack, 0);
+    a.ok(false, &["count", "1002", "14"]);
+    let r = a.json(true, &["sync", "--once", "--json"]);
+    assert_eq!(r["pending"], 0);
+    let db = stack.client().await.unwrap();
+    let on_hand: i64 = db
+        .query_one(
+            "select s.on_hand from public.stock_levels s join public.products p on p.id = s.product_id
+              where p.sku = '1002' and s.store_id = $1",
+            &[&stack.store_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(on_hand, 14);
+    stack.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_once_fails_with_the_reason_when_the_server_is_unreachable() {
+    let stack = TestStack::start().await.expect("stack");
+    let mut a = CliTill::new(&stack, 0);
+    a.ok(false, &["sell", "--pay", "card", "1001"]);
+    a.url = "http://127.0.0.1:9".into();
+    let out = a.run(true, &["sync", "--once"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unreachable"), "{err}");
+    assert!(!err.contains(&a.token), "token leaked");
+    stack.cleanup().await;
+}
+
+fn write_config(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("kassa.toml");
+    std::fs::write(
+        &p,
+        "[remote]\nrequest_timeout_ms = 3000\n[sync]\nheartbeat_interval_s = 1\nbatch_max_ops = 3\n",
+    )
+    .unwrap();
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_kassa_sync_at_random_moments_loses_and_duplicates_nothing() {
+    let stack = TestStack::start().await.expect("stack");
+    let till = SyncTill::new(&stack.url, &stack, 0);
+    let cli = CliTill {
+        dir: tempfile::tempdir().unwrap(),
+        url: stack.url.clone(),
+        anon_key: stack.anon_key.clone(),
+        token: stack.devices[0].token.clone(),
+    };
+    let config = write_config(cli.dir.path());
+    let mut rng = StdRng::seed_from_u64(99);
+    let skus = ["1001", "1002", "1003", "1004", "1005", "1006"];
+    let mut sold = 0;
+    let mut kills = 0;
+    for round in 0..12 {
+        let mut child = cli
+            .cmd_on(&till.db_path(), true)
+            .arg("--config")
+            .arg(&config)
+            .arg("sync")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn kassa sync");
+        // Sell while it pushes, then kill it at a random moment.
+        for _ in 0..60 {
+            let lines: Vec<(&str, i64)> = (0..3)
+                .map(|_| {
+                    (
+                        skus[rng.random_range(0..skus.len())],
+                        rng.random_range(1..=2),
+                    )
+                })
+                .collect();
+            till.sell(&lines).await;
+            sold += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(rng.random_range(0..300))).await;
+        child.kill().expect("kill -9");
+        child.wait().expect("reap");
+        kills += 1;
+        let pending = till.count(kassa::store::QueueFilter::Pending).await;
+        println!("round {round}: killed kassa sync with {pending} of {sold} sales pending");
+    }
+    let out = cli
+        .cmd_on(&till.db_path(), true)
+        .arg("--config")
+        .arg(&config)
+        .args(["sync", "--once", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "final sync: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let books = server_books(&stack).await;
+    println!(
+        "kill -9: {kills} kills, {sold} sales, {} on the server",
+        books.sales_rows
+    );
+    assert_eq!(books.sales_rows, sold);
+    assert_eq!(books.sale_ids, till.sale_ids().await);
+    assert!(books.ledger_mismatches.is_empty());
+    assert_eq!(books.movement_mismatches, 0);
+    assert_eq!(till.count(kassa::store::QueueFilter::Pending).await, 0);
+    assert_eq!(till.count(kassa::store::QueueFilter::Rejected).await, 0);
+    stack.cleanup().await;
+}

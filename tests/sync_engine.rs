@@ -1,0 +1,264 @@
+//! The sync engine against real PostgreSQL through the gateway (pgrest-lite's TestStack):
+//! outage and recovery, poison ops, auth and upgrade stops, the single-syncer lease.
+
+mod support;
+#[path = "support/sync_env.rs"]
+mod sync_env;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use kassa::store::QueueFilter;
+use kassa::sync::{sync_once, Connectivity, EngineOptions, SyncEngine, SyncEvent};
+use pgrest_lite::testing::TestStack;
+use sync_env::{fast_options, server_books, wait_for, SyncTill};
+
+fn kassa(till: &SyncTill, args: &[&str]) -> serde_json::Value {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kassa"));
+    c.arg("--db").arg(till.db_path());
+    support::isolate(&mut c, till.dir.path());
+    let out = c.args(args).output().expect("run kassa");
+    assert!(
+        out.status.success(),
+        "kassa {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sales_made_while_the_gateway_is_down_are_pushed_within_two_seconds_of_its_return() {
+    let mut stack = TestStack::start().await.expect("stack");
+    let till = SyncTill::new(&stack.url, &stack, 0);
+    // Production timings (heartbeat every 10 s online, probes every <= 1 s while offline).
+    let mut opts = EngineOptions::from_config(&till.config);
+    opts.seed = Some(7);
+    let engine = SyncEngine::start_with(till.store.clone(), &till.config, opts);
+    let status = engine.status();
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            let c = status.borrow().connectivity;
+            async move { c == Connectivity::Online }
+        })
+        .await,
+        "never online: {:?}",
+        status.borrow()
+    );
+    for _ in 0..3 {
+        till.sell(&[("1001", 1), ("1002", 2)]).await;
+    }
+    let t = &till;
+    assert!(
+        wait_for(Duration::from_secs(10), || async move {
+            t.count(QueueFilter::Pending).await == 0
+        })
+        .await
+    );
+
+    stack.stop_gateway().await;
+    for i in 0..20 {
+        till.sell(&[("1003", 1 + i % 3)]).await;
+    }
+    assert!(
+        wait_for(Duration::from_secs(15), || {
+            let c = status.borrow().connectivity;
+            async move { c == Connectivity::Offline }
+        })
+        .await,
+        "never offline: {:?}",
+        status.borrow()
+    );
+    assert!(status.borrow().offline_since.is_some());
+    // Long enough for the push backoff to grow well past the 2 s target.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(till.count(QueueFilter::Pending).await, 20);
+
+    let mut events = engine.events();
+    stack.start_gateway().await.expect("gateway back");
+    let back = Instant::now();
+    let first_push = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.recv().await {
+                Ok(SyncEvent::BatchPushed { sent, .. }) if sent > 0 => break back.elapsed(),
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("events: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("no push after the gateway came back");
+    println!(
+        "outage recovery: first successful push {} ms after the gateway answered again",
+        first_push.as_millis()
+    );
+    assert!(first_push < Duration::from_secs(2), "{first_push:?}");
+    assert!(
+        wait_for(Duration::from_secs(10), || async move {
+            t.count(QueueFilter::Pending).await == 0
+        })
+        .await
+    );
+    let books = server_books(&stack).await;
+    assert_eq!(books.sales_rows, 23);
+    assert_eq!(books.sale_ids, till.sale_ids().await);
+    assert!(books.ledger_mismatches.is_empty());
+    engine.shutdown().await;
+    stack.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_op_is_quarantined_and_the_ops_behind_it_are_still_pushed() {
+    let stack = TestStack::start().await.expect("stack");
+    let till = SyncTill::new(&stack.url, &stack, 0);
+    let a = till.sell(&[("1001", 1)]).await;
+    let b = till.sell(&[("1002", 1)]).await;
+    let c = till.sell(&[("1003", 1)]).await;
+    // Tamper with the middle sale: its hash no longer matches its content.
+    till.store
+        .call(move |db| {
+            db.conn().execute(
+                "UPDATE outbox SET payload = json_set(payload, '$.total_cents', 999999)
+                 WHERE seq = ?1",
+                [b],
+            )
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let report = sync_once(till.store.clone(), &till.config, |_| {}).await;
+    assert_eq!(report.error, None);
+    assert_eq!((report.pending, report.rejected), (0, 1));
+
+    let queue = kassa(&till, &["queue", "--state", "all", "--json"]);
+    let state_of = |seq: i64| {
+        queue
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["seq"] == seq)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(state_of(a)["state"], "sent");
+    assert_eq!(state_of(c)["state"], "sent");
+    let poison = state_of(b);
+    assert_eq!(poison["state"], "rejected");
+    let code = poison["reject_code"].as_str().unwrap().to_string();
+    assert!(code == "bad_hash" || code == "invalid_payload", "{poison}");
+    assert!(poison["last_error"].as_str().is_some_and(|m| !m.is_empty()));
+    let status = kassa(&till, &["status", "--json"]);
+    assert_eq!(status["rejected"], 1);
+    assert_eq!(status["pending"], 0);
+
+    let books = server_books(&stack).await;
+    assert_eq!(books.sales_rows, 2);
+    let db = stack.client().await.unwrap();
+    let rejected: i64 = db
+        .query_one("select count(*) from public.rejected_ops", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        rejected, 1,
+        "the server keeps the rejection for head office"
+    );
+    stack.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_makes_the_till_unauthorized_and_it_stops_pushing() {
+    let stack = TestStack::start().await.expect("stack");
+    let mut till = SyncTill::new(&stack.url, &stack, 0);
+    let expired = stack.expired_token_for(stack.devices[0].id, stack.store_id);
+    till.config.remote.device_token = Some(expired.clone());
+    till.sell(&[("1001", 1)]).await;
+    let engine = SyncEngine::start_with(
+        till.store.clone(),
+        &till.config,
+        fast_options(&till.config, 3),
+    );
+    let status = engine.status();
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            let c = status.borrow().connectivity;
+            async move { c == Connectivity::Unauthorized }
+        })
+        .await,
+        "{:?}",
+        status.borrow()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(till.count(QueueFilter::Pending).await, 1);
+    let s = status.borrow().clone();
+    let err = s.last_error.clone().unwrap_or_default();
+    assert!(err.contains("PGRST303"), "{err}");
+    assert!(!format!("{s:?}").contains(&expired), "token leaked");
+    engine.shutdown().await;
+    assert_eq!(server_books(&stack).await.sales_rows, 0);
+    stack.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_requires_a_newer_till_stops_pushes_with_upgrade_required() {
+    let stack = TestStack::start().await.expect("stack");
+    let db = stack.client().await.unwrap();
+    db.batch_execute("update public.kassa_settings set min_client_schema = 999")
+        .await
+        .unwrap();
+    let till = SyncTill::new(&stack.url, &stack, 0);
+    till.sell(&[("1001", 1)]).await;
+    let report = sync_once(till.store.clone(), &till.config, |_| {}).await;
+    assert_eq!(report.connectivity, Connectivity::UpgradeRequired);
+    assert!(report.error.unwrap_or_default().contains("upgrade"));
+    assert_eq!(report.pending, 1);
+    assert_eq!(server_books(&stack).await.sales_rows, 0);
+    stack.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_one_process_syncs_a_database_and_the_other_takes_over_when_it_stops() {
+    let stack = TestStack::start().await.expect("stack");
+    let till = SyncTill::new(&stack.url, &stack, 0);
+    let second = kassa::store::StoreHandle::open(&till.db_path(), Default::default()).unwrap();
+    let e1 = SyncEngine::start_with(
+        till.store.clone(),
+        &till.config,
+        fast_options(&till.config, 1),
+    );
+    let s1 = e1.status();
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            let a = s1.borrow().active_syncer;
+            async move { a }
+        })
+        .await
+    );
+    let e2 = SyncEngine::start_with(second, &till.config, fast_options(&till.config, 2));
+    let s2 = e2.status();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!s2.borrow().active_syncer, "two active syncers");
+    assert_eq!(
+        s2.borrow().other_syncer_pid,
+        Some(i64::from(std::process::id()))
+    );
+    e1.shutdown().await;
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            let a = s2.borrow().active_syncer;
+            async move { a }
+        })
+        .await,
+        "the second engine never took over"
+    );
+    till.sell(&[("1001", 2)]).await;
+    let t = &till;
+    assert!(
+        wait_for(Duration::from_secs(10), || async move {
+            t.count(QueueFilter::Pending).await == 0
+        })
+        .await
+    );
+    e2.shutdown().await;
+    assert_eq!(server_books(&stack).await.sales_rows, 1);
+    stack.cleanup().await;
+}
