@@ -6,6 +6,7 @@
 
 mod catalog;
 mod conflicts;
+mod console;
 mod context;
 mod doctor;
 mod queue;
@@ -43,6 +44,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The full-screen console (also what `kassa` alone opens).
+    Console(console::ConsoleArgs),
     /// Ring up and commit one sale: ITEM is a SKU or barcode, optionally ITEM*QTY.
     Sell(sell::SellArgs),
     /// List the outbox (queued operations), newest first.
@@ -155,9 +158,8 @@ fn run(cli: Cli) -> CliResult {
     let ctx = Context::load(cli.config.as_deref(), cli.db.as_deref())?;
     let _log = ctx.init_logging();
     match cli.command {
-        None => Err(CliError::Failed(
-            "the console is not part of this build yet; see kassa --help for the commands".into(),
-        )),
+        None => console::run(&ctx, console::ConsoleArgs::default()),
+        Some(Command::Console(a)) => console::run(&ctx, a),
         Some(Command::Sell(a)) => sell::run(&ctx, a),
         Some(Command::Queue(a)) => queue::run(&ctx, a),
         Some(Command::Status(a)) => status::run(&ctx, a.json),

@@ -1,1 +1,26 @@
-//! tui layer (being built).
+//! The operator console: sales entry, live queue, heartbeat and conflicts in one screen.
+//!
+//! Shape (see docs/STYLE models): one [`state::State`] owner; a pure
+//! [`update::update`] turning [`action::Action`]s into state changes and
+//! [`action::Command`]s; renderers in [`view`] that only read; a key map ([`keymap`]) that
+//! feeds the key handling, the status bar and the help. The event loop runs commands on the
+//! store worker and draws only when something changed.
+
+pub mod action;
+pub mod conflicts;
+pub mod exec;
+pub mod heartbeat;
+pub mod keymap;
+pub mod layout;
+pub mod model;
+pub mod queue;
+pub mod run;
+pub mod sales;
+pub mod state;
+pub mod update;
+pub mod view;
+
+pub use action::{Action, Command};
+pub use state::{Settings, State};
+pub use update::{init, update};
+pub use view::draw;

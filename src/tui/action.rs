@@ -1,0 +1,93 @@
+//! Messages into the console ([`Action`]) and out of it ([`Command`]).
+//!
+//! Keys, ticks, resizes and the results of store calls all arrive as actions; `update` turns
+//! them into state changes and commands. Commands are the only way the console asks for I/O:
+//! the event loop runs them on the store worker and feeds the results back as actions.
+
+use chrono::{DateTime, Utc};
+use crossterm::event::KeyEvent;
+
+use super::heartbeat::SyncView;
+use super::model::{
+    ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, SaleSaved,
+};
+use crate::domain::{Cart, Product, Settlement};
+
+/// Something that happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Key(KeyEvent),
+    Resize(u16, u16),
+    /// The clock moved on (1 Hz while something on screen ages).
+    Tick(DateTime<Utc>),
+    /// The store changed data (a sale, a push, a pull): reload what is shown.
+    StoreChanged,
+    /// A scanned or typed code was looked up.
+    ProductLooked {
+        code: String,
+        qty: i64,
+        product: Option<Product>,
+    },
+    SearchResults {
+        query: String,
+        products: Vec<Product>,
+    },
+    SaleCommitted(Result<SaleSaved, String>),
+    QueueLoaded {
+        filter: QueueFilterView,
+        offset: usize,
+        total: usize,
+        rows: Vec<QueueItem>,
+    },
+    OpDetailLoaded(Option<OpDetailView>),
+    OpRetried {
+        seq: i64,
+        requeued: bool,
+    },
+    ConflictsLoaded(Vec<ConflictItem>),
+    ResolutionQueued(Result<(String, i64), String>),
+    StatusLoaded(LocalStatusView),
+    SyncChanged(SyncView),
+    /// A command failed for a reason the user should see.
+    Failed(String),
+}
+
+/// Something the console needs done outside itself.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    LookupCode {
+        code: String,
+        qty: i64,
+    },
+    SearchProducts {
+        query: String,
+    },
+    /// Commit the sale: one transaction, durable when it returns.
+    CommitSale {
+        cart: Cart,
+        settlement: Settlement,
+    },
+    LoadQueue {
+        filter: QueueFilterView,
+        offset: usize,
+        limit: usize,
+    },
+    LoadOpDetail {
+        seq: i64,
+    },
+    RetryOp {
+        seq: i64,
+    },
+    LoadConflicts,
+    QueueResolution {
+        conflict_id: String,
+        action: String,
+        qty: Option<i64>,
+        sku: Option<String>,
+        note: Option<String>,
+    },
+    LoadStatus,
+    /// Ask the sync engine to push and pull now, skipping its backoff.
+    SyncNow,
+    Quit,
+}

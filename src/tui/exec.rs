@@ -1,0 +1,178 @@
+//! Runs the console's [`Command`]s on the store worker and turns the answers into [`Action`]s.
+//!
+//! Each command becomes one job on the store thread; the console never waits for it. The
+//! same mapping serves the async event loop ([`execute`]) and tests or tools without a
+//! runtime ([`execute_blocking`]).
+
+use chrono::{DateTime, Utc};
+
+use super::action::{Action, Command};
+use super::model::{
+    ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, SaleSaved,
+};
+use crate::store::{ConflictRow, Db, LocalStatus, QueueFilter, QueueRow, StoreError, StoreHandle};
+
+/// How many products a name search shows.
+const SEARCH_LIMIT: usize = 20;
+
+type Job = Box<dyn FnOnce(&mut Db) -> Action + Send>;
+
+fn filter(f: QueueFilterView) -> QueueFilter {
+    match f {
+        QueueFilterView::All => QueueFilter::All,
+        QueueFilterView::Pending => QueueFilter::Pending,
+        QueueFilterView::Rejected => QueueFilter::Rejected,
+        QueueFilterView::Sent => QueueFilter::Sent,
+    }
+}
+
+fn item(r: QueueRow) -> QueueItem {
+    QueueItem {
+        seq: r.seq,
+        kind: r.kind,
+        state: r.state,
+        created_at: r.created_at,
+        total_cents: r.total_cents,
+        attempts: r.attempts,
+        last_error: r.last_error,
+        reject_code: r.reject_code,
+    }
+}
+
+fn conflict(c: ConflictRow) -> ConflictItem {
+    ConflictItem {
+        id: c.id,
+        kind: c.kind,
+        status: c.status,
+        sku: c.sku,
+        sale_id: c.sale_id,
+        details: c.details,
+        resolution: c.resolution,
+        queued_action: c.queued_action,
+    }
+}
+
+/// The local status as the heartbeat shows it.
+pub fn local_status(s: LocalStatus) -> LocalStatusView {
+    LocalStatusView {
+        pending: s.pending,
+        sent: s.sent,
+        rejected: s.rejected,
+        oldest_pending_age_s: s.oldest_pending_age_s,
+        conflicts_open: s.conflicts_open,
+        last_sync_at: s
+            .last_sync_at
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc)),
+        last_error: s.last_error,
+    }
+}
+
+fn failed(what: &str, e: StoreError) -> Action {
+    Action::Failed(format!("{what}: {e}"))
+}
+
+/// The store job for a command; `None` for commands that are not store work.
+fn job(cmd: Command) -> Option<Job> {
+    Some(match cmd {
+        Command::LookupCode { code, qty } => Box::new(move |db: &mut Db| {
+            // An unreadable catalog row must not lose the count of lookups in flight.
+            let product = db.find_product(&code).unwrap_or_else(|e| {
+                tracing::warn!("lookup {code}: {e}");
+                None
+            });
+            Action::ProductLooked { code, qty, product }
+        }),
+        Command::SearchProducts { query } => Box::new(move |db: &mut Db| {
+            let products = db.search_products(&query, SEARCH_LIMIT).unwrap_or_default();
+            Action::SearchResults { query, products }
+        }),
+        Command::CommitSale { cart, settlement } => Box::new(move |db: &mut Db| {
+            let result = db
+                .commit_sale(&cart, &settlement, Utc::now())
+                .map(|r| SaleSaved {
+                    seq: r.seq,
+                    total_cents: r.total_cents,
+                    due_cents: r.due_cents,
+                    change_cents: r.change_cents,
+                })
+                .map_err(|e| e.to_string());
+            Action::SaleCommitted(result)
+        }),
+        Command::LoadQueue {
+            filter: f,
+            offset,
+            limit,
+        } => Box::new(move |db: &mut Db| {
+            let load = || -> Result<Action, StoreError> {
+                let total = db.queue_count(filter(f))?;
+                let rows = db.queue_window(filter(f), offset, limit)?;
+                Ok(Action::QueueLoaded {
+                    filter: f,
+                    offset,
+                    total: usize::try_from(total).unwrap_or(0),
+                    rows: rows.into_iter().map(item).collect(),
+                })
+            };
+            load().unwrap_or_else(|e| failed("queue", e))
+        }),
+        Command::LoadOpDetail { seq } => Box::new(move |db: &mut Db| match db.op_detail(seq) {
+            Ok(d) => Action::OpDetailLoaded(d.map(|d| OpDetailView {
+                op_id: d.row.op_id.clone(),
+                item: item(d.row),
+                payload: d.payload,
+            })),
+            Err(e) => failed("op detail", e),
+        }),
+        Command::RetryOp { seq } => Box::new(move |db: &mut Db| match db.retry_op(seq) {
+            Ok(requeued) => Action::OpRetried { seq, requeued },
+            Err(e) => failed("retry", e),
+        }),
+        Command::LoadConflicts => Box::new(|db: &mut Db| match db.conflicts(true) {
+            Ok(rows) => Action::ConflictsLoaded(rows.into_iter().map(conflict).collect()),
+            Err(e) => failed("conflicts", e),
+        }),
+        Command::QueueResolution {
+            conflict_id,
+            action,
+            qty,
+            sku,
+            note,
+        } => Box::new(move |db: &mut Db| {
+            let result = db
+                .queue_resolution(
+                    &conflict_id,
+                    &action,
+                    qty,
+                    sku.as_deref(),
+                    note.as_deref(),
+                    Utc::now(),
+                )
+                .map(|seq| (conflict_id, seq))
+                .map_err(|e| e.to_string());
+            Action::ResolutionQueued(result)
+        }),
+        Command::LoadStatus => Box::new(|db: &mut Db| match db.status(Utc::now()) {
+            Ok(s) => Action::StatusLoaded(local_status(s)),
+            Err(e) => failed("status", e),
+        }),
+        Command::Quit | Command::SyncNow => return None,
+    })
+}
+
+/// Runs one command on the store thread without blocking the caller's runtime.
+pub async fn execute(store: &StoreHandle, cmd: Command) -> Option<Action> {
+    let job = job(cmd)?;
+    Some(store.call(job).await.unwrap_or_else(|e| failed("store", e)))
+}
+
+/// Runs one command and waits for it (tests, benchmarks: no runtime needed).
+pub fn execute_blocking(store: &StoreHandle, cmd: Command) -> Option<Action> {
+    let job = job(cmd)?;
+    Some(
+        store
+            .call_blocking(job)
+            .unwrap_or_else(|e| failed("store", e)),
+    )
+}

@@ -1,0 +1,328 @@
+//! The key map: one list per context, feeding key handling, the status bar and the help popup.
+//!
+//! A key does what its binding says in the current context, else what the global list says
+//! (unless a popup is open). Printable keys that are not bound go to the focused text field;
+//! bindings marked `empty_input_only` apply only while that field is empty, so `q` can still
+//! be typed into a product search.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// Where the keyboard is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    Global,
+    SalesEntry,
+    SalesSearch,
+    SalesAmount,
+    Queue,
+    Conflicts,
+    OpDetail,
+    ResolveForm,
+    Confirm,
+    Help,
+}
+
+impl Context {
+    /// Popups own the keyboard: no global keys behind them.
+    /// Contexts whose text field takes every printable key, so `empty_input_only` keys
+    /// never apply there.
+    pub fn types_text(self) -> bool {
+        matches!(
+            self,
+            Context::SalesSearch | Context::SalesAmount | Context::ResolveForm
+        )
+    }
+
+    pub fn is_modal(self) -> bool {
+        matches!(
+            self,
+            Context::OpDetail | Context::ResolveForm | Context::Confirm | Context::Help
+        )
+    }
+}
+
+/// What a key means, independent of which key it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyCmd {
+    Quit,
+    Help,
+    NextPane,
+    PrevPane,
+    FocusSales,
+    FocusQueue,
+    FocusConflicts,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    Submit,
+    Cancel,
+    Quantity,
+    IncQty,
+    DecQty,
+    VoidLine,
+    VoidSale,
+    Search,
+    PayCash,
+    PayCard,
+    PriceOverride,
+    Discount,
+    Detail,
+    Retry,
+    Filter,
+    Resolve(&'static str),
+    SyncNow,
+    NextField,
+    Yes,
+    No,
+}
+
+/// One key and what it does, with the words the status bar and the help show.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+    pub shown: &'static str,
+    pub label: &'static str,
+    pub cmd: KeyCmd,
+    pub empty_input_only: bool,
+    /// Shown in the status bar (everything is shown in the help).
+    pub hint: bool,
+}
+
+const fn b(code: KeyCode, shown: &'static str, label: &'static str, cmd: KeyCmd) -> Binding {
+    Binding {
+        code,
+        mods: KeyModifiers::NONE,
+        shown,
+        label,
+        cmd,
+        empty_input_only: false,
+        hint: true,
+    }
+}
+
+const fn when_empty(bind: Binding) -> Binding {
+    Binding {
+        empty_input_only: true,
+        ..bind
+    }
+}
+
+const fn quiet(bind: Binding) -> Binding {
+    Binding {
+        hint: false,
+        ..bind
+    }
+}
+
+const fn ctrl(bind: Binding) -> Binding {
+    Binding {
+        mods: KeyModifiers::CONTROL,
+        ..bind
+    }
+}
+
+use KeyCode::{BackTab, Char, Delete, Down, End, Enter, Esc, Home, PageDown, PageUp, Tab, Up, F};
+
+const GLOBAL: &[Binding] = &[
+    b(Tab, "Tab", "next pane", KeyCmd::NextPane),
+    quiet(b(BackTab, "S-Tab", "previous pane", KeyCmd::PrevPane)),
+    quiet(b(F(1), "F1", "sales", KeyCmd::FocusSales)),
+    quiet(b(F(2), "F2", "queue", KeyCmd::FocusQueue)),
+    quiet(b(F(3), "F3", "conflicts", KeyCmd::FocusConflicts)),
+    quiet(b(F(9), "F9", "sync now", KeyCmd::SyncNow)),
+    when_empty(b(Char('?'), "?", "help", KeyCmd::Help)),
+    when_empty(b(Char('q'), "q", "quit", KeyCmd::Quit)),
+    quiet(ctrl(b(Char('c'), "C-c", "quit", KeyCmd::Quit))),
+];
+
+const SALES_ENTRY: &[Binding] = &[
+    b(Enter, "Enter", "add", KeyCmd::Submit),
+    b(Char('*'), "*", "qty", KeyCmd::Quantity),
+    b(F(5), "F5", "cash", KeyCmd::PayCash),
+    b(F(6), "F6", "card", KeyCmd::PayCard),
+    quiet(b(Up, "↑", "select line", KeyCmd::Up)),
+    quiet(b(Down, "↓", "select line", KeyCmd::Down)),
+    when_empty(b(Char('+'), "+", "qty+1", KeyCmd::IncQty)),
+    when_empty(quiet(b(Char('-'), "-", "qty-1", KeyCmd::DecQty))),
+    when_empty(quiet(b(Delete, "Del", "void line", KeyCmd::VoidLine))),
+    when_empty(b(Char('/'), "/", "search", KeyCmd::Search)),
+    quiet(b(F(7), "F7", "price override", KeyCmd::PriceOverride)),
+    quiet(b(F(8), "F8", "discount", KeyCmd::Discount)),
+    quiet(b(F(4), "F4", "void sale", KeyCmd::VoidSale)),
+    quiet(b(Esc, "Esc", "clear", KeyCmd::Cancel)),
+];
+
+const SALES_SEARCH: &[Binding] = &[
+    b(Enter, "Enter", "add selected", KeyCmd::Submit),
+    b(Up, "↑↓", "choose", KeyCmd::Up),
+    quiet(b(Down, "↓", "choose", KeyCmd::Down)),
+    b(Esc, "Esc", "cancel", KeyCmd::Cancel),
+];
+
+const SALES_AMOUNT: &[Binding] = &[
+    b(Enter, "Enter", "ok", KeyCmd::Submit),
+    b(Esc, "Esc", "cancel", KeyCmd::Cancel),
+];
+
+const QUEUE: &[Binding] = &[
+    b(Up, "↑↓", "move", KeyCmd::Up),
+    quiet(b(Down, "↓", "move", KeyCmd::Down)),
+    quiet(b(PageUp, "PgUp", "page up", KeyCmd::PageUp)),
+    quiet(b(PageDown, "PgDn", "page down", KeyCmd::PageDown)),
+    quiet(b(Home, "Home", "newest", KeyCmd::Home)),
+    quiet(b(End, "End", "oldest", KeyCmd::End)),
+    b(Enter, "Enter", "detail", KeyCmd::Detail),
+    b(Char('r'), "r", "retry", KeyCmd::Retry),
+    b(Char('f'), "f", "filter", KeyCmd::Filter),
+];
+
+const CONFLICTS: &[Binding] = &[
+    b(Up, "↑↓", "move", KeyCmd::Up),
+    quiet(b(Down, "↓", "move", KeyCmd::Down)),
+    b(Char('a'), "a", "accept", KeyCmd::Resolve("accept")),
+    b(Char('c'), "c", "recount", KeyCmd::Resolve("recount")),
+    b(Char('d'), "d", "adjust", KeyCmd::Resolve("adjust")),
+    b(Char('m'), "m", "map sku", KeyCmd::Resolve("map")),
+    b(Char('n'), "n", "non-stock", KeyCmd::Resolve("non_stock")),
+    b(Char('x'), "x", "reject", KeyCmd::Resolve("reject")),
+];
+
+const OP_DETAIL: &[Binding] = &[
+    b(Esc, "Esc", "close", KeyCmd::Cancel),
+    quiet(b(Enter, "Enter", "close", KeyCmd::Cancel)),
+    b(Up, "↑↓", "scroll", KeyCmd::Up),
+    quiet(b(Down, "↓", "scroll", KeyCmd::Down)),
+    b(Char('r'), "r", "retry", KeyCmd::Retry),
+];
+
+const RESOLVE_FORM: &[Binding] = &[
+    b(Enter, "Enter", "queue resolution", KeyCmd::Submit),
+    b(Tab, "Tab", "next field", KeyCmd::NextField),
+    b(Esc, "Esc", "cancel", KeyCmd::Cancel),
+];
+
+const CONFIRM: &[Binding] = &[
+    b(Char('y'), "y", "yes", KeyCmd::Yes),
+    quiet(b(Enter, "Enter", "yes", KeyCmd::Yes)),
+    b(Char('n'), "n", "no", KeyCmd::No),
+    quiet(b(Esc, "Esc", "no", KeyCmd::No)),
+];
+
+const HELP: &[Binding] = &[
+    b(Esc, "Esc", "close", KeyCmd::Cancel),
+    quiet(b(Char('?'), "?", "close", KeyCmd::Cancel)),
+    quiet(b(Char('q'), "q", "close", KeyCmd::Cancel)),
+];
+
+/// The bindings of one context (without the global ones).
+pub fn bindings(ctx: Context) -> &'static [Binding] {
+    match ctx {
+        Context::Global => GLOBAL,
+        Context::SalesEntry => SALES_ENTRY,
+        Context::SalesSearch => SALES_SEARCH,
+        Context::SalesAmount => SALES_AMOUNT,
+        Context::Queue => QUEUE,
+        Context::Conflicts => CONFLICTS,
+        Context::OpDetail => OP_DETAIL,
+        Context::ResolveForm => RESOLVE_FORM,
+        Context::Confirm => CONFIRM,
+        Context::Help => HELP,
+    }
+}
+
+fn matches(bind: &Binding, key: &KeyEvent) -> bool {
+    if bind.code != key.code {
+        return false;
+    }
+    // Shift is part of the character itself ('?', '*', '+'); compare the other modifiers.
+    let mods = if matches!(key.code, Char(_)) {
+        key.modifiers - KeyModifiers::SHIFT
+    } else {
+        key.modifiers
+    };
+    mods == bind.mods
+}
+
+/// What `key` means in `ctx`, falling back to the global keys outside popups.
+pub fn lookup(ctx: Context, key: &KeyEvent, input_empty: bool) -> Option<KeyCmd> {
+    let own = bindings(ctx).iter();
+    let global = if ctx.is_modal() {
+        [].iter()
+    } else {
+        GLOBAL.iter()
+    };
+    own.chain(global)
+        .find(|bind| matches(bind, key) && (input_empty || !bind.empty_input_only))
+        .map(|bind| bind.cmd)
+}
+
+/// The bindings to list for `ctx`: its own, then the global ones (outside popups), leaving
+/// out those that cannot apply there.
+pub fn listed(ctx: Context) -> impl Iterator<Item = &'static Binding> {
+    let global = if ctx.is_modal() {
+        [].iter()
+    } else {
+        GLOBAL.iter()
+    };
+    bindings(ctx)
+        .iter()
+        .chain(global)
+        .filter(move |b| !(b.empty_input_only && ctx.types_text()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn q_quits_only_when_the_field_is_empty() {
+        assert_eq!(
+            lookup(Context::SalesEntry, &key(Char('q')), true),
+            Some(KeyCmd::Quit)
+        );
+        assert_eq!(lookup(Context::SalesEntry, &key(Char('q')), false), None);
+    }
+
+    #[test]
+    fn popups_hide_the_global_keys() {
+        assert_eq!(lookup(Context::Confirm, &key(Tab), true), None);
+        assert_eq!(
+            lookup(Context::Queue, &key(Tab), true),
+            Some(KeyCmd::NextPane)
+        );
+    }
+
+    #[test]
+    fn shifted_characters_match_their_binding() {
+        let star = KeyEvent::new(Char('*'), KeyModifiers::SHIFT);
+        assert_eq!(
+            lookup(Context::SalesEntry, &star, false),
+            Some(KeyCmd::Quantity)
+        );
+    }
+
+    #[test]
+    fn every_context_lists_something_for_the_help() {
+        for ctx in [
+            Context::SalesEntry,
+            Context::SalesSearch,
+            Context::SalesAmount,
+            Context::Queue,
+            Context::Conflicts,
+            Context::OpDetail,
+            Context::ResolveForm,
+            Context::Confirm,
+            Context::Help,
+        ] {
+            assert!(listed(ctx).count() > 1, "{ctx:?}");
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! What the console shows, as plain data: queue rows, conflicts, local status, saved sales.
+//!
+//! These are the console's own copies of what the store and the sync engine report, so the
+//! pure `update` and the renderers depend on nothing but the domain. The executor maps the
+//! store's rows into them.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::domain::{OpKind, OpState};
+
+/// Which outbox rows the queue pane lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueFilterView {
+    All,
+    Pending,
+    Rejected,
+    Sent,
+}
+
+impl QueueFilterView {
+    pub fn next(self) -> Self {
+        match self {
+            Self::All => Self::Pending,
+            Self::Pending => Self::Rejected,
+            Self::Rejected => Self::Sent,
+            Self::Sent => Self::All,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Pending => "pending",
+            Self::Rejected => "rejected",
+            Self::Sent => "sent",
+        }
+    }
+}
+
+/// One outbox operation as the queue table shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueItem {
+    pub seq: i64,
+    pub kind: OpKind,
+    pub state: OpState,
+    pub created_at: String,
+    pub total_cents: Option<i64>,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub reject_code: Option<String>,
+}
+
+/// One operation with its payload, for the detail view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpDetailView {
+    pub item: QueueItem,
+    pub op_id: String,
+    pub payload: Value,
+}
+
+/// A conflict raised by the server, as pulled into the local store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConflictItem {
+    pub id: String,
+    pub kind: String,
+    pub status: String,
+    pub sku: Option<String>,
+    pub sale_id: Option<String>,
+    pub details: Value,
+    pub resolution: Option<Value>,
+    /// A resolution this till has queued but not yet pushed.
+    pub queued_action: Option<String>,
+}
+
+impl ConflictItem {
+    /// Open and nothing queued for it yet: the ones that need a human.
+    pub fn needs_action(&self) -> bool {
+        self.status == "open" && self.queued_action.is_none()
+    }
+}
+
+/// The local half of the heartbeat: what the store knows without any network.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalStatusView {
+    pub pending: i64,
+    pub sent: i64,
+    pub rejected: i64,
+    pub oldest_pending_age_s: Option<i64>,
+    pub conflicts_open: i64,
+    pub last_sync_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+/// What came back from a committed sale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleSaved {
+    pub seq: i64,
+    pub total_cents: i64,
+    pub due_cents: i64,
+    pub change_cents: i64,
+}

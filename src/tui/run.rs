@@ -1,0 +1,156 @@
+//! The event loop: terminal input, store results, store change events, the sync status and
+//! a 1 Hz tick (only while something on screen ages) in one `select!`; one draw per batch
+//! of events, and only when something changed.
+//!
+//! Commands go to one executor task that runs them on the store worker in order, so a
+//! scanner's lookups come back in the order they were typed and the UI never waits.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use color_eyre::eyre::{Result, WrapErr};
+use crossterm::event::{Event, EventStream};
+use futures_util::StreamExt;
+use ratatui::DefaultTerminal;
+use tokio::sync::{broadcast, mpsc, watch};
+
+use super::action::{Action, Command};
+use super::heartbeat::SyncView;
+use super::state::{Settings, State};
+use super::{draw, exec, init, update};
+use crate::config::Config;
+use crate::store::{StoreEvent, StoreHandle};
+use crate::sync::{SyncEngine, SyncStatus};
+
+/// Opens the full-screen console on `store` until the user quits, with the sync engine
+/// running in the same process (it reports "not configured" when no server is set up).
+pub fn run(store: StoreHandle, settings: Settings, config: &Config) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .wrap_err("cannot start the console's runtime")?;
+    // ratatui::init enters raw mode and the alternate screen, and wraps the panic hook
+    // (color-eyre's, installed in main) so that a panic restores the terminal first.
+    let mut terminal = ratatui::init();
+    let result = runtime.block_on(async {
+        let engine = SyncEngine::start(store.clone(), config);
+        let status = engine.status();
+        let result = event_loop(&mut terminal, store, settings, status, &engine).await;
+        engine.shutdown().await;
+        result
+    });
+    ratatui::restore();
+    result
+}
+
+/// Sends store work to the executor; engine requests go to the engine.
+fn send_all(tx: &mpsc::UnboundedSender<Command>, engine: &SyncEngine, cmds: Vec<Command>) {
+    for c in cmds {
+        match c {
+            Command::SyncNow => engine.sync_now(),
+            // The executor only stops when the loop does.
+            c => {
+                let _ = tx.send(c);
+            }
+        }
+    }
+}
+
+async fn executor(
+    store: StoreHandle,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    actions: mpsc::UnboundedSender<Action>,
+) {
+    while let Some(cmd) = commands.recv().await {
+        if let Some(a) = exec::execute(&store, cmd).await {
+            if actions.send(a).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+async fn sync_changed(sync: &mut Option<watch::Receiver<SyncStatus>>) -> Option<SyncView> {
+    match sync {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => Some(SyncView::from(&*rx.borrow_and_update())),
+            Err(_) => {
+                *sync = None;
+                None
+            }
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits for the next store change; a burst of changes counts as one reload.
+async fn store_changed(rx: &mut Option<broadcast::Receiver<StoreEvent>>) -> Option<()> {
+    let Some(r) = rx else {
+        return std::future::pending().await;
+    };
+    match r.recv().await {
+        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+            while r.try_recv().is_ok() {}
+            Some(())
+        }
+        Err(broadcast::error::RecvError::Closed) => {
+            *rx = None;
+            None
+        }
+    }
+}
+
+async fn event_loop(
+    terminal: &mut DefaultTerminal,
+    store: StoreHandle,
+    settings: Settings,
+    mut status: watch::Receiver<SyncStatus>,
+    engine: &SyncEngine,
+) -> Result<()> {
+    let size = terminal.size().wrap_err("cannot read the terminal size")?;
+    let mut st = State::new(settings, Utc::now(), size.width, size.height);
+    st.heartbeat.sync = SyncView::from(&*status.borrow_and_update());
+    let mut sync = Some(status);
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (act_tx, mut act_rx) = mpsc::unbounded_channel();
+    let mut store_events = Some(store.subscribe());
+    tokio::spawn(executor(store, cmd_rx, act_tx));
+    send_all(&cmd_tx, engine, init(&mut st));
+
+    let mut input = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    loop {
+        if st.dirty {
+            terminal
+                .draw(|f| draw(f, &st))
+                .wrap_err("cannot draw the console")?;
+            st.dirty = false;
+        }
+        if st.quit {
+            return Ok(());
+        }
+        let ticking = st.needs_tick();
+        let action = tokio::select! {
+            ev = input.next() => match ev {
+                Some(Ok(Event::Key(key))) => Action::Key(key),
+                Some(Ok(Event::Resize(w, h))) => Action::Resize(w, h),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e).wrap_err("cannot read the terminal"),
+                None => return Ok(()),
+            },
+            Some(a) = act_rx.recv() => a,
+            Some(()) = store_changed(&mut store_events) => Action::StoreChanged,
+            Some(view) = sync_changed(&mut sync) => Action::SyncChanged(view),
+            _ = tick.tick(), if ticking => Action::Tick(Utc::now()),
+        };
+        st.now = Utc::now();
+        send_all(&cmd_tx, engine, update(&mut st, action));
+        // Take everything else that is already there before drawing once.
+        while let Ok(a) = act_rx.try_recv() {
+            send_all(&cmd_tx, engine, update(&mut st, a));
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The console's one state owner: every pane's state, the popup, the flash line.
+//!
+//! Only `update` mutates it; renderers read it. Nothing here does I/O.
+
+use chrono::{DateTime, Utc};
+
+use super::conflicts::{ConflictsState, ResolveForm};
+use super::heartbeat::HeartbeatState;
+use super::keymap::Context;
+use super::model::OpDetailView;
+use super::queue::QueueState;
+use super::sales::{SalesMode, SalesState};
+use crate::domain::Currency;
+
+/// The pane with the keyboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Sales,
+    Queue,
+    Conflicts,
+}
+
+impl Focus {
+    pub fn next(self) -> Focus {
+        match self {
+            Focus::Sales => Focus::Queue,
+            Focus::Queue => Focus::Conflicts,
+            Focus::Conflicts => Focus::Sales,
+        }
+    }
+
+    pub fn prev(self) -> Focus {
+        match self {
+            Focus::Sales => Focus::Conflicts,
+            Focus::Queue => Focus::Sales,
+            Focus::Conflicts => Focus::Queue,
+        }
+    }
+}
+
+/// What a yes/no popup asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    /// Quit although a sale is in progress (it is discarded: nothing was saved).
+    QuitDiscardingSale,
+    /// Throw the whole cart away.
+    VoidSale,
+}
+
+/// A window over the panes; at most one at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Popup {
+    Help,
+    Confirm(Confirm),
+    OpDetail { detail: OpDetailView, scroll: u16 },
+    Resolve(ResolveForm),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlashLevel {
+    Info,
+    Success,
+    Error,
+}
+
+/// A one-line message under the panes, kept until the next key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flash {
+    pub level: FlashLevel,
+    pub text: String,
+}
+
+/// How the console was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    pub currency: Currency,
+    pub cash_rounding: i64,
+    pub technician: bool,
+    pub color: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            currency: Currency::EUR,
+            cash_rounding: 0,
+            technician: false,
+            color: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub settings: Settings,
+    pub focus: Focus,
+    pub popup: Option<Popup>,
+    pub flash: Option<Flash>,
+    pub sales: SalesState,
+    pub queue: QueueState,
+    pub conflicts: ConflictsState,
+    pub heartbeat: HeartbeatState,
+    pub now: DateTime<Utc>,
+    pub width: u16,
+    pub height: u16,
+    /// Something changed since the last draw.
+    pub dirty: bool,
+    pub quit: bool,
+}
+
+impl State {
+    pub fn new(settings: Settings, now: DateTime<Utc>, width: u16, height: u16) -> State {
+        State {
+            settings,
+            focus: if settings.technician {
+                Focus::Queue
+            } else {
+                Focus::Sales
+            },
+            popup: None,
+            flash: None,
+            sales: SalesState::new(settings.currency),
+            queue: QueueState::default(),
+            conflicts: ConflictsState::default(),
+            heartbeat: HeartbeatState::default(),
+            now,
+            width,
+            height,
+            dirty: true,
+            quit: false,
+        }
+    }
+
+    pub fn flash(&mut self, level: FlashLevel, text: impl Into<String>) {
+        self.flash = Some(Flash {
+            level,
+            text: text.into(),
+        });
+    }
+
+    pub fn currency(&self) -> Currency {
+        self.settings.currency
+    }
+
+    /// The key-map context the next key is read in.
+    pub fn context(&self) -> Context {
+        match &self.popup {
+            Some(Popup::Help) => Context::Help,
+            Some(Popup::Confirm(_)) => Context::Confirm,
+            Some(Popup::OpDetail { .. }) => Context::OpDetail,
+            Some(Popup::Resolve(_)) => Context::ResolveForm,
+            None => self.pane_context(),
+        }
+    }
+
+    /// The context of the focused pane, ignoring any popup (what the help describes).
+    pub fn pane_context(&self) -> Context {
+        match self.focus {
+            Focus::Sales => match self.sales.mode {
+                SalesMode::Search { .. } => Context::SalesSearch,
+                SalesMode::Amount(_) => Context::SalesAmount,
+                SalesMode::Entry | SalesMode::Committing => Context::SalesEntry,
+            },
+            Focus::Queue => Context::Queue,
+            Focus::Conflicts => Context::Conflicts,
+        }
+    }
+
+    /// Whether something on screen changes with the clock alone: then the loop ticks at 1 Hz.
+    pub fn needs_tick(&self) -> bool {
+        self.heartbeat.ages()
+    }
+}

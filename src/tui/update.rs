@@ -1,0 +1,212 @@
+//! The pure heart of the console: `update(&mut State, Action) -> Vec<Command>`.
+//!
+//! No I/O, no clock reads: time arrives in `Tick` actions and data in result actions, so every
+//! key sequence can be replayed in a unit test.
+
+use crossterm::event::{KeyEvent, KeyEventKind};
+use ratatui::layout::Rect;
+
+use super::action::{Action, Command};
+use super::keymap::{self, Context, KeyCmd};
+use super::layout;
+use super::state::{Confirm, Focus, Popup, State};
+use super::{conflicts, queue, sales};
+
+/// The commands to send when the console starts: everything shown is loaded once.
+pub fn init(st: &mut State) -> Vec<Command> {
+    let mut cmds = vec![Command::LoadStatus, Command::LoadConflicts];
+    cmds.extend(sync_layout(st));
+    cmds.push(st.queue.load());
+    cmds
+}
+
+pub fn update(st: &mut State, action: Action) -> Vec<Command> {
+    let mut cmds = match action {
+        Action::Key(key) => on_key(st, key),
+        Action::Resize(w, h) => {
+            st.width = w;
+            st.height = h;
+            Vec::new()
+        }
+        Action::Tick(now) => {
+            st.now = now;
+            Vec::new()
+        }
+        Action::StoreChanged => vec![Command::LoadStatus, Command::LoadConflicts, st.queue.load()],
+        Action::ProductLooked { code, qty, product } => {
+            sales::on_product(st, &code, qty, product);
+            Vec::new()
+        }
+        Action::SearchResults { query, products } => {
+            sales::on_search(st, &query, products);
+            Vec::new()
+        }
+        Action::SaleCommitted(result) => {
+            let mut c = sales::on_committed(st, result);
+            c.push(st.queue.load());
+            c
+        }
+        Action::QueueLoaded {
+            filter,
+            offset,
+            total,
+            rows,
+        } => queue::on_loaded(st, filter, offset, total, rows),
+        Action::OpDetailLoaded(detail) => {
+            match detail {
+                Some(detail) => st.popup = Some(Popup::OpDetail { detail, scroll: 0 }),
+                None => st.flash(super::state::FlashLevel::Error, "that op is gone"),
+            }
+            Vec::new()
+        }
+        Action::OpRetried { seq, requeued } => queue::on_retried(st, seq, requeued),
+        Action::ConflictsLoaded(items) => {
+            conflicts::on_loaded(st, items);
+            Vec::new()
+        }
+        Action::ResolutionQueued(result) => conflicts::on_queued(st, result),
+        Action::StatusLoaded(local) => {
+            let now = st.now;
+            st.heartbeat.set_local(local, now);
+            Vec::new()
+        }
+        Action::SyncChanged(view) => {
+            st.heartbeat.sync = view;
+            Vec::new()
+        }
+        Action::Failed(text) => {
+            st.flash(super::state::FlashLevel::Error, text);
+            Vec::new()
+        }
+    };
+    cmds.extend(sync_layout(st));
+    st.dirty = true;
+    cmds
+}
+
+/// Keeps the queue's page size equal to the rows on screen.
+fn sync_layout(st: &mut State) -> Vec<Command> {
+    let area = Rect::new(0, 0, st.width, st.height);
+    let screen = layout::screen(area, st.focus, st.settings.technician);
+    match screen.queue_rows() {
+        Some(rows) => st.queue.set_page(rows),
+        None => Vec::new(),
+    }
+}
+
+fn input_empty(st: &State, ctx: Context) -> bool {
+    match ctx {
+        Context::SalesEntry => st.sales.input.value().is_empty(),
+        Context::SalesSearch | Context::SalesAmount | Context::ResolveForm => false,
+        _ => true,
+    }
+}
+
+fn on_key(st: &mut State, key: KeyEvent) -> Vec<Command> {
+    if key.kind == KeyEventKind::Release {
+        return Vec::new();
+    }
+    st.flash = None;
+    let ctx = st.context();
+    let cmd = keymap::lookup(ctx, &key, input_empty(st, ctx));
+    match cmd {
+        Some(KeyCmd::Quit) => return quit(st),
+        Some(KeyCmd::Help) => {
+            st.popup = Some(Popup::Help);
+            return Vec::new();
+        }
+        Some(KeyCmd::NextPane) => return focus(st, st.focus.next()),
+        Some(KeyCmd::PrevPane) => return focus(st, st.focus.prev()),
+        Some(KeyCmd::FocusSales) => return focus(st, Focus::Sales),
+        Some(KeyCmd::FocusQueue) => return focus(st, Focus::Queue),
+        Some(KeyCmd::FocusConflicts) => return focus(st, Focus::Conflicts),
+        Some(KeyCmd::SyncNow) => {
+            st.flash(super::state::FlashLevel::Info, "sync requested");
+            return vec![Command::SyncNow];
+        }
+        _ => {}
+    }
+    match ctx {
+        Context::Help => {
+            if cmd.is_some() {
+                st.popup = None;
+            }
+            Vec::new()
+        }
+        Context::Confirm => on_confirm(st, cmd),
+        Context::OpDetail => on_detail(st, cmd),
+        Context::ResolveForm => conflicts::on_form_key(st, cmd, &key),
+        Context::Queue => queue::on_key(st, cmd),
+        Context::Conflicts => conflicts::on_key(st, cmd),
+        Context::SalesEntry | Context::SalesSearch | Context::SalesAmount | Context::Global => {
+            sales::on_key(st, cmd, &key)
+        }
+    }
+}
+
+fn quit(st: &mut State) -> Vec<Command> {
+    if st.sales.in_progress() {
+        st.popup = Some(Popup::Confirm(Confirm::QuitDiscardingSale));
+        Vec::new()
+    } else {
+        st.quit = true;
+        vec![Command::Quit]
+    }
+}
+
+fn focus(st: &mut State, to: Focus) -> Vec<Command> {
+    st.focus = to;
+    Vec::new()
+}
+
+fn on_confirm(st: &mut State, cmd: Option<KeyCmd>) -> Vec<Command> {
+    let Some(Popup::Confirm(what)) = st.popup else {
+        return Vec::new();
+    };
+    match cmd {
+        Some(KeyCmd::Yes) => {
+            st.popup = None;
+            match what {
+                Confirm::QuitDiscardingSale => {
+                    if st.sales.mode == sales::SalesMode::Committing {
+                        // The commit is already with the store: wait for its answer.
+                        st.flash(
+                            super::state::FlashLevel::Info,
+                            "the sale is being saved; quit after it is",
+                        );
+                        return Vec::new();
+                    }
+                    st.quit = true;
+                    vec![Command::Quit]
+                }
+                Confirm::VoidSale => {
+                    if st.sales.mode != sales::SalesMode::Committing {
+                        st.sales.cart.clear();
+                        st.sales.selected = None;
+                        st.flash(super::state::FlashLevel::Info, "sale voided, nothing saved");
+                    }
+                    Vec::new()
+                }
+            }
+        }
+        Some(KeyCmd::No) => {
+            st.popup = None;
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn on_detail(st: &mut State, cmd: Option<KeyCmd>) -> Vec<Command> {
+    let Some(Popup::OpDetail { scroll, .. }) = &mut st.popup else {
+        return Vec::new();
+    };
+    match cmd {
+        Some(KeyCmd::Cancel) => st.popup = None,
+        Some(KeyCmd::Up) => *scroll = scroll.saturating_sub(1),
+        Some(KeyCmd::Down) => *scroll = scroll.saturating_add(1).min(500),
+        Some(KeyCmd::Retry) => return queue::retry_selected(st),
+        _ => {}
+    }
+    Vec::new()
+}

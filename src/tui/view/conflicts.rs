@@ -1,0 +1,153 @@
+//! The conflict pane: the list (open first, resolved fading into history) and the details
+//! of the selected one with the resolutions its kind allows.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::Frame;
+use serde_json::Value;
+
+use super::theme::Theme;
+use crate::tui::conflicts::actions_for;
+use crate::tui::model::ConflictItem;
+use crate::tui::state::State;
+
+fn status_label(c: &ConflictItem) -> String {
+    match (&c.queued_action, c.status.as_str()) {
+        (Some(a), "open") => format!("↑ queued: {a}"),
+        (_, "open") => "! OPEN".to_string(),
+        (_, other) => format!("✓ {other}"),
+    }
+}
+
+fn short(id: &str) -> String {
+    id.chars().take(8).collect()
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "–".to_string(),
+        other => other.to_string(),
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, st: &State, theme: Theme, focused: bool) {
+    let c = &st.conflicts;
+    let title = format!(" Conflicts · {} open ", c.open_count());
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border(focused))
+        .title(Span::styled(title, theme.title()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if c.items.is_empty() {
+        let text = if c.loaded {
+            "no conflicts"
+        } else {
+            "loading…"
+        };
+        frame.render_widget(Paragraph::new(Span::styled(text, theme.dim())), inner);
+        return;
+    }
+    let [list, detail] = if inner.width >= 100 {
+        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(inner)
+    } else {
+        Layout::vertical([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(inner)
+    };
+    let rows = c.items.iter().map(|item| {
+        let style = if item.needs_action() {
+            theme.bad()
+        } else if item.status == "open" {
+            ratatui::style::Style::new()
+        } else {
+            theme.dim()
+        };
+        Row::new([
+            Cell::from(short(&item.id)),
+            Cell::from(item.kind.clone()),
+            Cell::from(item.sku.clone().unwrap_or_default()),
+            Cell::from(status_label(item)),
+        ])
+        .style(style)
+    });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(9),
+            Constraint::Length(18),
+            Constraint::Length(14),
+            Constraint::Min(10),
+        ],
+    )
+    .row_highlight_style(theme.selected())
+    .highlight_symbol("▶");
+    let mut state = TableState::default().with_selected(Some(c.selected));
+    frame.render_stateful_widget(table, list, &mut state);
+    if let Some(item) = c.selected_item() {
+        draw_detail(frame, detail, item, theme);
+    }
+}
+
+fn draw_detail(frame: &mut Frame, area: Rect, item: &ConflictItem, theme: Theme) {
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("{} ", item.kind), theme.title()),
+        Span::raw(format!(
+            "{} · sku {} · sale {}",
+            item.id,
+            item.sku.as_deref().unwrap_or("–"),
+            item.sale_id
+                .as_deref()
+                .map(short)
+                .unwrap_or_else(|| "–".into())
+        )),
+    ])];
+    if let Value::Object(map) = &item.details {
+        let pairs: Vec<String> = map
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", value_text(v)))
+            .collect();
+        lines.push(Line::raw(pairs.join(" · ")));
+    } else if !item.details.is_null() {
+        lines.push(Line::raw(item.details.to_string()));
+    }
+    if let Some(r) = &item.resolution {
+        lines.push(Line::from(Span::styled(
+            format!("resolved: {}", value_text(r)),
+            theme.dim(),
+        )));
+    } else if let Some(a) = &item.queued_action {
+        lines.push(Line::raw(format!(
+            "resolution queued: {a} (waits for the next push)"
+        )));
+    } else {
+        let keys: Vec<String> = actions_for(&item.kind)
+            .iter()
+            .map(|a| format!("{} {a}", key_of(a)))
+            .collect();
+        lines.push(Line::from(Span::styled(
+            format!("resolve: {}", keys.join(" · ")),
+            theme.key(),
+        )));
+    }
+    let p = Paragraph::new(lines)
+        .block(Block::default().borders(Borders::TOP))
+        .wrap(Wrap { trim: true });
+    frame.render_widget(p, area);
+}
+
+/// The key that starts each resolution (kept next to the key map's conflict list).
+fn key_of(action: &str) -> &'static str {
+    crate::tui::keymap::bindings(crate::tui::keymap::Context::Conflicts)
+        .iter()
+        .find(|b| b.cmd == crate::tui::keymap::KeyCmd::Resolve(action_static(action)))
+        .map(|b| b.shown)
+        .unwrap_or("?")
+}
+
+fn action_static(action: &str) -> &'static str {
+    ["accept", "recount", "adjust", "map", "non_stock", "reject"]
+        .into_iter()
+        .find(|a| *a == action)
+        .unwrap_or("")
+}

@@ -1,0 +1,60 @@
+//! Drawing: one function per pane, composed by [`draw`] from the pure layout.
+//!
+//! Renderers only read the state; everything they show is already in memory.
+
+mod bars;
+mod conflicts;
+mod heartbeat;
+mod popup;
+mod queue;
+mod sales;
+pub mod theme;
+
+use ratatui::layout::Alignment;
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::layout::{self, MIN_HEIGHT, MIN_WIDTH};
+use super::state::{Focus, State};
+use theme::Theme;
+
+/// Draws the whole screen for `st`.
+pub fn draw(frame: &mut Frame, st: &State) {
+    let area = frame.area();
+    let screen = layout::screen(area, st.focus, st.settings.technician);
+    let theme = Theme {
+        color: st.settings.color,
+    };
+    if screen.too_small {
+        let text = format!(
+            "terminal too small: {}x{}, kassa needs at least {MIN_WIDTH}x{MIN_HEIGHT}",
+            area.width, area.height
+        );
+        frame.render_widget(
+            Paragraph::new(text)
+                .alignment(Alignment::Center)
+                .wrap(ratatui::widgets::Wrap { trim: true }),
+            area,
+        );
+        return;
+    }
+    bars::header(frame, screen.header, st, theme);
+    if let Some(r) = screen.strip {
+        heartbeat::strip(frame, r, st, theme);
+    }
+    if let Some(r) = screen.heartbeat {
+        heartbeat::panel(frame, r, st, theme);
+    }
+    if let Some(r) = screen.sales {
+        sales::draw(frame, r, st, theme);
+    }
+    if let Some(r) = screen.queue {
+        queue::draw(frame, r, st, theme, st.focus == Focus::Queue);
+    }
+    if let Some(r) = screen.conflicts {
+        conflicts::draw(frame, r, st, theme, st.focus == Focus::Conflicts);
+    }
+    bars::flash(frame, screen.flash, st, theme);
+    bars::keys(frame, screen.keys, st, theme);
+    popup::draw(frame, area, st, theme);
+}

@@ -1,0 +1,130 @@
+//! End-to-end: the real binary in a pseudo-terminal (80x24, NO_COLOR, TERM=xterm) on a temp
+//! database: a cash sale with change, the queue pane, `kassa queue --json`, a conflict
+//! resolved from the conflict pane.
+
+mod console_support;
+mod support;
+
+use std::time::Duration;
+
+use console_support::pty::{PtyConsole, ENTER, F2, F3, F5};
+use support::Till;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[test]
+fn a_three_item_cash_sale_is_saved_queued_and_listed_by_kassa_queue() {
+    let till = Till::new();
+    let mut console = PtyConsole::start(till.dir.path(), &till.db, &[], 80, 24);
+    console.wait_for("Code/barcode", WAIT);
+    // A scanner types the barcode and Enter; a cashier types SKUs and a quantity.
+    console.type_keys("4000000010012\r");
+    console.wait_for("Whole milk 1L", WAIT);
+    console.type_keys("2*1002\r");
+    console.wait_for("Semi-skimmed milk 1L", WAIT);
+    console.type_keys("1003\r");
+    console.wait_for("Butter 250g", WAIT);
+    console.wait_for("TOTAL 5.76 EUR", WAIT);
+    console.send(F5);
+    console.wait_for("Cash given", WAIT);
+    console.type_keys("20");
+    console.send(ENTER);
+    console.wait_for("saved #1", WAIT);
+    console.wait_for("change 14.24", WAIT);
+
+    console.send(F2);
+    console.wait_for("Queue · 1 all", WAIT);
+    // One row: seq, kind, total and state (the frame may arrive in pieces: wait for each).
+    for text in ["#1 ", "sale", "5.76", "… pending"] {
+        console.wait_for(text, WAIT);
+    }
+
+    console.send("q");
+    let status = console.wait_exit(WAIT);
+    assert!(status.success(), "{status:?}");
+
+    let queue = till.json(&["queue", "--json"]);
+    let ops = queue.as_array().expect("a JSON array");
+    assert_eq!(ops.len(), 1, "{queue}");
+    assert_eq!(ops[0]["seq"], 1);
+    assert_eq!(ops[0]["kind"], "sale");
+    assert_eq!(ops[0]["state"], "pending");
+    assert_eq!(ops[0]["total_cents"], 576);
+}
+
+#[test]
+fn quitting_with_a_sale_in_progress_asks_and_saves_nothing() {
+    let till = Till::new();
+    let mut console = PtyConsole::start(till.dir.path(), &till.db, &[], 80, 24);
+    console.wait_for("Code/barcode", WAIT);
+    console.type_keys("1001\r");
+    console.wait_for("Whole milk 1L", WAIT);
+    console.send("q");
+    console.wait_for("NOT saved", WAIT);
+    console.send("n");
+    console.wait_for("Whole milk 1L", WAIT);
+    console.send("\x03");
+    console.wait_for("NOT saved", WAIT);
+    console.send("y");
+    assert!(console.wait_exit(WAIT).success());
+    let queue = till.json(&["queue", "--json"]);
+    assert_eq!(queue.as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn a_conflict_resolved_from_the_conflict_pane_queues_the_resolution() {
+    let till = Till::new();
+    // The conflict arrives as a pull would leave it: an open row in the local database.
+    let store = kassa::store::StoreHandle::open(&till.db, kassa::store::StoreOptions::default())
+        .expect("open store");
+    store
+        .call_blocking(|db| {
+            db.conn().execute(
+                "INSERT INTO conflicts (id, kind, status, sku, sale_id, details, version)
+                 VALUES ('7d1c0b8e-0000-4000-8000-000000000001', 'oversold', 'open', '1001',
+                         NULL, '{\"sold_qty\":3,\"on_hand_after\":-2}', 1)",
+                [],
+            )
+        })
+        .expect("store")
+        .expect("insert conflict");
+    drop(store);
+
+    let mut console = PtyConsole::start(
+        till.dir.path(),
+        &till.db,
+        &["console", "--technician"],
+        80,
+        24,
+    );
+    console.wait_for("TECHNICIAN", WAIT);
+    console.send(F3);
+    console.wait_for("Conflicts · 1 open", WAIT);
+    console.wait_for("oversold", WAIT);
+    console.wait_for("on_hand_after: -2", WAIT);
+    console.wait_for("resolve: a accept", WAIT);
+    console.send("a");
+    console.wait_for("Queue 'accept'", WAIT);
+    console.type_keys("shelf checked");
+    console.send(ENTER);
+    console.wait_for("queued as #1", WAIT);
+    console.wait_for("queued: accept", WAIT);
+    console.send("q");
+    assert!(console.wait_exit(WAIT).success());
+
+    let queue = till.json(&["queue", "--json"]);
+    let op = &queue[0];
+    assert_eq!(op["kind"], "resolve_conflict", "{queue}");
+    assert_eq!(op["state"], "pending");
+    let detail = till.json(&["queue", "--json", "--limit", "1"]);
+    assert_eq!(detail[0]["seq"], 1);
+}
+
+#[test]
+fn below_80x24_the_console_says_the_terminal_is_too_small() {
+    let till = Till::new();
+    let mut console = PtyConsole::start(till.dir.path(), &till.db, &[], 60, 20);
+    console.wait_for("terminal too small", WAIT);
+    console.send("q");
+    assert!(console.wait_exit(WAIT).success());
+}

@@ -1,0 +1,238 @@
+//! Snapshots of every pane and of the whole screen at 80x24 and 120x40 (TestBackend + insta).
+//!
+//! The clock, the data and the colours (off) are fixed, so the text is the same on every run.
+
+mod console_support;
+
+use chrono::Duration;
+use console_support::*;
+use crossterm::event::KeyCode;
+use kassa::domain::{OpKind, OpState};
+use kassa::tui::action::Action;
+use kassa::tui::heartbeat::{Connectivity, SyncView};
+use kassa::tui::state::State;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
+
+/// A till that has been busy: sales sent and pending, one rejected op, three conflicts.
+fn busy_store() -> FakeStore {
+    let mut store = FakeStore::default();
+    for i in 0..40 {
+        let state = if i < 30 {
+            OpState::Sent
+        } else {
+            OpState::Pending
+        };
+        store.push_op(OpKind::Sale, state, Some(500 + i * 37));
+    }
+    let bad = store.push_op(OpKind::Sale, OpState::Rejected, Some(1234));
+    if let Some(op) = store.ops.iter_mut().find(|o| o.seq == bad) {
+        op.last_error = Some("line 2: qty must be > 0".into());
+    }
+    store.push_op(OpKind::StockCount, OpState::Pending, None);
+    store.conflicts = vec![
+        conflict(
+            "c0ffee00-0000-4000-8000-000000000001",
+            "oversold",
+            "1001",
+            serde_json::json!({"sold_qty": 3, "on_hand_after": -2}),
+        ),
+        conflict(
+            "c0ffee00-0000-4000-8000-000000000002",
+            "price_mismatch",
+            "1005",
+            serde_json::json!({"till_price_cents": 449, "server_price_cents": 479}),
+        ),
+        {
+            let mut c = conflict(
+                "c0ffee00-0000-4000-8000-000000000003",
+                "unknown_product",
+                "9999",
+                serde_json::json!({"name": "Old stock item"}),
+            );
+            c.status = "resolved".into();
+            c.resolution = Some(serde_json::json!({"action": "non_stock"}));
+            c
+        },
+    ];
+    store
+}
+
+fn online() -> SyncView {
+    SyncView {
+        connectivity: Connectivity::Online,
+        latency_ms: Some(42),
+        skew_ms: Some(-420),
+        last_sync_at: Some(now() - Duration::seconds(12)),
+        last_error: None,
+        offline_since: None,
+        recent_latency_ms: vec![40, 38, 55, 42, 90, 41, 39, 44, 120, 42, 40, 43],
+        other_syncer_pid: None,
+    }
+}
+
+fn started(w: u16, h: u16, technician: bool, store: &mut FakeStore) -> State {
+    let mut st = state(w, h, technician);
+    store.start(&mut st);
+    st
+}
+
+fn snap(name: &str, st: &State) {
+    let text = screen_text(st, st.width, st.height);
+    insta::assert_snapshot!(format!("{name}_{}x{}", st.width, st.height), text);
+}
+
+#[test]
+fn sales_pane_empty_not_configured() {
+    for (w, h) in SIZES {
+        let mut store = FakeStore::default();
+        let st = started(w, h, false, &mut store);
+        snap("sales_empty", &st);
+    }
+}
+
+#[test]
+fn sales_pane_with_marked_lines_and_totals() {
+    for (w, h) in SIZES {
+        let mut store = busy_store();
+        let mut st = started(w, h, false, &mut store);
+        store.drive(&mut st, Action::SyncChanged(online()));
+        store.drive_all(&mut st, keys("4001\n2*4002\n4003\n4004\n"));
+        store.drive(&mut st, key(KeyCode::Up));
+        store.drive(&mut st, key(KeyCode::F(7)));
+        store.drive_all(&mut st, keys("2.29\n"));
+        store.drive(&mut st, key(KeyCode::Up));
+        store.drive(&mut st, key(KeyCode::F(8)));
+        store.drive_all(&mut st, keys("10%\n3*"));
+        snap("sales_lines", &st);
+    }
+}
+
+#[test]
+fn sales_pane_taking_cash() {
+    for (w, h) in SIZES {
+        let mut store = FakeStore::default();
+        let mut st = started(w, h, false, &mut store);
+        store.drive_all(&mut st, keys("4001\n4003\n"));
+        store.drive(&mut st, key(KeyCode::F(5)));
+        store.drive_all(&mut st, keys("20"));
+        snap("sales_cash", &st);
+    }
+}
+
+#[test]
+fn sales_pane_after_saving_shows_seq_and_change() {
+    for (w, h) in SIZES {
+        let mut store = FakeStore::default();
+        let mut st = started(w, h, false, &mut store);
+        store.drive_all(&mut st, keys("4001\n4002\n4003\n"));
+        store.drive(&mut st, key(KeyCode::F(5)));
+        store.drive_all(&mut st, keys("20\n"));
+        snap("sales_saved", &st);
+    }
+}
+
+#[test]
+fn sales_pane_searching_by_name() {
+    for (w, h) in SIZES {
+        let mut store = FakeStore::default();
+        let mut st = started(w, h, false, &mut store);
+        store.drive_all(&mut st, keys("/o"));
+        store.drive(&mut st, key(KeyCode::Down));
+        snap("sales_search", &st);
+    }
+}
+
+#[test]
+fn queue_pane_marks_rejected_ops_in_words() {
+    for (w, h) in SIZES {
+        let mut store = busy_store();
+        let mut st = started(w, h, false, &mut store);
+        store.drive(&mut st, Action::SyncChanged(online()));
+        store.drive(&mut st, key(KeyCode::F(2)));
+        store.drive(&mut st, key(KeyCode::Down));
+        snap("queue", &st);
+    }
+}
+
+#[test]
+fn queue_detail_view() {
+    for (w, h) in SIZES {
+        let mut store = busy_store();
+        let mut st = started(w, h, true, &mut store);
+        store.drive(&mut st, key(KeyCode::Down));
+        store.drive(&mut st, key(KeyCode::Enter));
+        snap("queue_detail", &st);
+    }
+}
+
+#[test]
+fn technician_screen_shows_queue_and_conflicts() {
+    for (w, h) in SIZES {
+        let mut store = busy_store();
+        let mut st = started(w, h, true, &mut store);
+        store.drive(
+            &mut st,
+            Action::SyncChanged(SyncView {
+                connectivity: Connectivity::Offline,
+                offline_since: Some(now() - Duration::seconds(754)),
+                last_sync_at: Some(now() - Duration::seconds(800)),
+                last_error: Some("connect: connection refused".into()),
+                ..SyncView::default()
+            }),
+        );
+        snap("technician", &st);
+    }
+}
+
+#[test]
+fn conflict_pane_with_details_and_actions() {
+    for (w, h) in SIZES {
+        let mut store = busy_store();
+        let mut st = started(w, h, false, &mut store);
+        store.drive(&mut st, key(KeyCode::F(3)));
+        store.drive(&mut st, key(KeyCode::Down));
+        snap("conflicts", &st);
+    }
+}
+
+#[test]
+fn conflict_resolution_form_confirms_first() {
+    for (w, h) in SIZES {
+        let mut store = busy_store();
+        let mut st = started(w, h, true, &mut store);
+        store.drive(&mut st, key(KeyCode::F(3)));
+        store.drive(&mut st, key(KeyCode::Char('c')));
+        store.drive_all(&mut st, keys("14"));
+        store.drive(&mut st, key(KeyCode::Tab));
+        store.drive_all(&mut st, keys("counted twice"));
+        snap("resolve_form", &st);
+    }
+}
+
+#[test]
+fn help_overlay_comes_from_the_key_map() {
+    for (w, h) in SIZES {
+        let mut store = FakeStore::default();
+        let mut st = started(w, h, false, &mut store);
+        store.drive(&mut st, key(KeyCode::Char('?')));
+        snap("help", &st);
+    }
+}
+
+#[test]
+fn quitting_with_a_sale_in_progress_asks() {
+    for (w, h) in SIZES {
+        let mut store = FakeStore::default();
+        let mut st = started(w, h, false, &mut store);
+        store.drive_all(&mut st, keys("4001\nq"));
+        snap("confirm_quit", &st);
+    }
+}
+
+#[test]
+fn below_80x24_says_the_terminal_is_too_small() {
+    let mut store = FakeStore::default();
+    let st = started(79, 23, false, &mut store);
+    snap("too_small", &st);
+}

@@ -1,0 +1,276 @@
+//! Shared fixtures for the console tests: a fixed clock, a small catalog, key helpers and an
+//! in-memory stand-in for the store worker that answers the console's commands.
+#![allow(dead_code)]
+
+pub mod pty;
+
+use chrono::{DateTime, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use kassa::domain::{OpKind, OpState, Product};
+use kassa::tui::action::{Action, Command};
+use kassa::tui::model::{
+    ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, SaleSaved,
+};
+use kassa::tui::state::{Settings, State};
+use kassa::tui::{draw, update};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+pub fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-28T17:30:00Z")
+        .expect("fixed time")
+        .with_timezone(&Utc)
+}
+
+pub fn product(sku: &str, barcode: &str, name: &str, price: i64, rate: i64) -> Product {
+    Product {
+        sku: sku.into(),
+        barcode: Some(barcode.into()),
+        name: name.into(),
+        price_cents: price,
+        tax_rate_bp: rate,
+        price_includes_tax: true,
+        active: true,
+    }
+}
+
+pub fn catalog() -> Vec<Product> {
+    vec![
+        product("4001", "4000000000017", "Milk 1L", 119, 700),
+        product("4002", "4000000000024", "Rye bread 500g", 249, 700),
+        product("4003", "4000000000031", "Coffee beans 250g", 599, 1900),
+        product("4004", "4000000000048", "Dish soap", 189, 1900),
+    ]
+}
+
+pub fn state(width: u16, height: u16, technician: bool) -> State {
+    let settings = Settings {
+        technician,
+        color: false,
+        ..Settings::default()
+    };
+    State::new(settings, now(), width, height)
+}
+
+pub fn key(code: KeyCode) -> Action {
+    Action::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+pub fn ctrl(c: char) -> Action {
+    Action::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+/// Keys for a string: `\n` is Enter, everything else a character.
+pub fn keys(text: &str) -> Vec<Action> {
+    text.chars()
+        .map(|c| match c {
+            '\n' => key(KeyCode::Enter),
+            c => key(KeyCode::Char(c)),
+        })
+        .collect()
+}
+
+/// Renders the state into a test terminal of the given size.
+pub fn render(st: &State, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut term = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+    term.draw(|f| draw(f, st)).expect("draw");
+    term
+}
+
+pub fn screen_text(st: &State, width: u16, height: u16) -> String {
+    format!("{}", render(st, width, height).backend())
+}
+
+/// An in-memory stand-in for the store worker: answers every command like the store would.
+pub struct FakeStore {
+    pub catalog: Vec<Product>,
+    pub ops: Vec<QueueItem>,
+    pub conflicts: Vec<ConflictItem>,
+    pub next_seq: i64,
+    pub commands: Vec<Command>,
+}
+
+impl Default for FakeStore {
+    fn default() -> Self {
+        FakeStore {
+            catalog: catalog(),
+            ops: Vec::new(),
+            conflicts: Vec::new(),
+            next_seq: 1,
+            commands: Vec::new(),
+        }
+    }
+}
+
+impl FakeStore {
+    pub fn push_op(&mut self, kind: OpKind, state: OpState, total: Option<i64>) -> i64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.ops.push(QueueItem {
+            seq,
+            kind,
+            state,
+            created_at: format!("2026-11-28T17:{:02}:{:02}.000Z", (seq / 60) % 60, seq % 60),
+            total_cents: total,
+            attempts: if state == OpState::Rejected { 1 } else { 0 },
+            last_error: None,
+            reject_code: (state == OpState::Rejected).then(|| "invalid_payload".to_string()),
+        });
+        seq
+    }
+
+    fn filtered(&self, filter: QueueFilterView) -> Vec<&QueueItem> {
+        self.ops
+            .iter()
+            .rev()
+            .filter(|o| match filter {
+                QueueFilterView::All => true,
+                QueueFilterView::Pending => o.state == OpState::Pending,
+                QueueFilterView::Rejected => o.state == OpState::Rejected,
+                QueueFilterView::Sent => o.state == OpState::Sent,
+            })
+            .collect()
+    }
+
+    pub fn status(&self) -> LocalStatusView {
+        let count = |s| self.ops.iter().filter(|o| o.state == s).count() as i64;
+        LocalStatusView {
+            pending: count(OpState::Pending),
+            sent: count(OpState::Sent),
+            rejected: count(OpState::Rejected),
+            oldest_pending_age_s: (count(OpState::Pending) > 0).then_some(42),
+            conflicts_open: self.conflicts.iter().filter(|c| c.status == "open").count() as i64,
+            last_sync_at: None,
+            last_error: None,
+        }
+    }
+
+    /// Answers one command with the action the event loop would feed back.
+    pub fn answer(&mut self, cmd: &Command) -> Option<Action> {
+        self.commands.push(cmd.clone());
+        Some(match cmd {
+            Command::LookupCode { code, qty } => Action::ProductLooked {
+                code: code.clone(),
+                qty: *qty,
+                product: self
+                    .catalog
+                    .iter()
+                    .find(|p| p.sku == *code || p.barcode.as_deref() == Some(code))
+                    .cloned(),
+            },
+            Command::SearchProducts { query } => Action::SearchResults {
+                query: query.clone(),
+                products: self
+                    .catalog
+                    .iter()
+                    .filter(|p| p.name.to_lowercase().contains(&query.to_lowercase()))
+                    .cloned()
+                    .collect(),
+            },
+            Command::CommitSale { cart, settlement } => {
+                let total = cart.totals().ok()?.total_cents;
+                let seq = self.push_op(OpKind::Sale, OpState::Pending, Some(total));
+                Action::SaleCommitted(Ok(SaleSaved {
+                    seq,
+                    total_cents: total,
+                    due_cents: settlement.due_cents,
+                    change_cents: settlement.change_cents,
+                }))
+            }
+            Command::LoadQueue {
+                filter,
+                offset,
+                limit,
+            } => {
+                let all = self.filtered(*filter);
+                Action::QueueLoaded {
+                    filter: *filter,
+                    offset: *offset,
+                    total: all.len(),
+                    rows: all
+                        .into_iter()
+                        .skip(*offset)
+                        .take(*limit)
+                        .cloned()
+                        .collect(),
+                }
+            }
+            Command::LoadOpDetail { seq } => {
+                Action::OpDetailLoaded(self.ops.iter().find(|o| o.seq == *seq).map(|o| {
+                    OpDetailView {
+                        item: o.clone(),
+                        op_id: format!("00000000-0000-4000-8000-{:012}", o.seq),
+                        payload: serde_json::json!({"seq": o.seq}),
+                    }
+                }))
+            }
+            Command::RetryOp { seq } => {
+                let mut requeued = false;
+                for o in &mut self.ops {
+                    if o.seq == *seq && o.state == OpState::Rejected {
+                        o.state = OpState::Pending;
+                        o.reject_code = None;
+                        requeued = true;
+                    }
+                }
+                Action::OpRetried {
+                    seq: *seq,
+                    requeued,
+                }
+            }
+            Command::LoadConflicts => Action::ConflictsLoaded(self.conflicts.clone()),
+            Command::QueueResolution {
+                conflict_id,
+                action,
+                ..
+            } => {
+                let seq = self.push_op(OpKind::ResolveConflict, OpState::Pending, None);
+                for c in &mut self.conflicts {
+                    if c.id == *conflict_id {
+                        c.queued_action = Some(action.clone());
+                    }
+                }
+                Action::ResolutionQueued(Ok((conflict_id.clone(), seq)))
+            }
+            Command::LoadStatus => Action::StatusLoaded(self.status()),
+            Command::Quit | Command::SyncNow => return None,
+        })
+    }
+
+    /// Feeds `action` to the console and answers every command until nothing is left.
+    pub fn drive(&mut self, st: &mut State, action: Action) {
+        let mut pending = std::collections::VecDeque::from([action]);
+        while let Some(a) = pending.pop_front() {
+            let cmds = update(st, a);
+            pending.extend(cmds.iter().filter_map(|c| self.answer(c)));
+        }
+    }
+
+    pub fn drive_all(&mut self, st: &mut State, actions: Vec<Action>) {
+        for a in actions {
+            self.drive(st, a);
+        }
+    }
+
+    /// Starts the console the way the event loop does.
+    pub fn start(&mut self, st: &mut State) {
+        for c in kassa::tui::init(st) {
+            if let Some(a) = self.answer(&c) {
+                self.drive(st, a);
+            }
+        }
+    }
+}
+
+pub fn conflict(id: &str, kind: &str, sku: &str, details: serde_json::Value) -> ConflictItem {
+    ConflictItem {
+        id: id.into(),
+        kind: kind.into(),
+        status: "open".into(),
+        sku: Some(sku.into()),
+        sale_id: Some("5b0e7f52-0000-4000-8000-000000000001".into()),
+        details,
+        resolution: None,
+        queued_action: None,
+    }
+}
