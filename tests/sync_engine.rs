@@ -262,3 +262,98 @@ async fn only_one_process_syncs_a_database_and_the_other_takes_over_when_it_stop
     assert_eq!(server_books(&stack).await.sales_rows, 1);
     stack.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_from_the_server_spaces_the_push_attempts() {
+    use support::fault_proxy::{Fault, FaultProxy};
+    let stack = TestStack::start().await.expect("stack");
+    let upstream = format!("127.0.0.1:{}", stack.port()).parse().unwrap();
+    let proxy = FaultProxy::start(upstream).await;
+    let till = SyncTill::new(&proxy.url(), &stack, 0);
+    // Backoff alone would retry within 1 s; the server asks for 2 s.
+    let engine = SyncEngine::start_with(
+        till.store.clone(),
+        &till.config,
+        fast_options(&till.config, 5),
+    );
+    let status = engine.status();
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            let c = status.borrow().connectivity;
+            async move { c == Connectivity::Online }
+        })
+        .await
+    );
+    let mut events = engine.events();
+    proxy.set_fault(Fault::Status {
+        code: 503,
+        retry_after: Some(2),
+    });
+    till.sell(&[("1001", 1)]).await;
+    let mut failures = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(7) {
+        if let Ok(Ok(SyncEvent::PushFailed { retry_in_ms, .. })) =
+            tokio::time::timeout(Duration::from_millis(200), events.recv()).await
+        {
+            failures.push((Instant::now(), retry_in_ms));
+        }
+    }
+    assert!(failures.len() >= 2, "{failures:?}");
+    for (_, retry_in_ms) in &failures {
+        assert!(*retry_in_ms >= 2000, "{failures:?}");
+    }
+    for w in failures.windows(2) {
+        let gap = w[1].0 - w[0].0;
+        assert!(gap >= Duration::from_millis(1900), "attempts {gap:?} apart");
+    }
+    proxy.set_fault(Fault::Pass);
+    let t = &till;
+    assert!(
+        wait_for(Duration::from_secs(10), || async move {
+            t.count(QueueFilter::Pending).await == 0
+        })
+        .await
+    );
+    engine.shutdown().await;
+    stack.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unauthorized_till_does_not_hammer_the_server() {
+    use support::fault_proxy::FaultProxy;
+    let stack = TestStack::start().await.expect("stack");
+    let upstream = format!("127.0.0.1:{}", stack.port()).parse().unwrap();
+    let proxy = FaultProxy::start(upstream).await;
+    let mut till = SyncTill::new(&proxy.url(), &stack, 0);
+    till.config.remote.device_token =
+        Some(stack.expired_token_for(stack.devices[0].id, stack.store_id));
+    for _ in 0..5 {
+        till.sell(&[("1001", 1)]).await;
+    }
+    let engine = SyncEngine::start_with(
+        till.store.clone(),
+        &till.config,
+        fast_options(&till.config, 8),
+    );
+    let status = engine.status();
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            let c = status.borrow().connectivity;
+            async move { c == Connectivity::Unauthorized }
+        })
+        .await
+    );
+    let before: u64 = proxy.stats().values().sum();
+    // New sales and the watchdog must not make it try again and again.
+    for _ in 0..5 {
+        till.sell(&[("1002", 1)]).await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+    }
+    let during: u64 = proxy.stats().values().sum::<u64>() - before;
+    // Heartbeats every 6 intervals (3 s here) at most; no pushes at all.
+    assert!(during <= 3, "{during} requests in 4 s while unauthorized");
+    assert_eq!(till.count(QueueFilter::Pending).await, 10);
+    engine.shutdown().await;
+    stack.cleanup().await;
+}
