@@ -199,6 +199,26 @@ impl PtyConsole {
         true
     }
 
+    /// Resizes the terminal (the program gets SIGWINCH) and the screen model with it.
+    pub fn resize(&self, cols: u16, rows: u16) {
+        if let Ok(mut p) = self.screen.0.lock() {
+            if let (Some(r), Some(c)) = (
+                std::num::NonZeroU16::new(rows),
+                std::num::NonZeroU16::new(cols),
+            ) {
+                p.set_size(r, c);
+            }
+        }
+        self._master
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("resize pty");
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.process_id()
     }
