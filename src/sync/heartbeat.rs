@@ -132,6 +132,13 @@ pub(crate) fn next_interval(sh: &Shared, c: Connectivity, rng: &mut StdRng) -> D
 }
 
 pub(crate) async fn run(sh: Arc<Shared>, mut rng: StdRng) {
+    // The pane shows the last sync of earlier runs until this one syncs.
+    if let Ok(Ok(Some(at))) = sh.store.call(|db| db.meta_get("last_sync_at")).await {
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&at) {
+            sh.status
+                .send_modify(|s| s.last_sync_at = Some(t.with_timezone(&Utc)));
+        }
+    }
     let mut failures = 0u32;
     let mut periodic_persist = tokio::time::Instant::now();
     loop {

@@ -37,14 +37,12 @@ impl Connectivity {
         }
     }
 
-    /// Whether pushing and pulling may be attempted at all in this state.
+    /// Whether pushing and pulling may be attempted at all in this state. Not before the
+    /// first heartbeat has answered or failed: ops carry the clock skew it measures.
     pub fn may_sync(&self) -> bool {
         matches!(
             self,
-            Connectivity::Connecting
-                | Connectivity::Online
-                | Connectivity::Degraded
-                | Connectivity::Offline
+            Connectivity::Online | Connectivity::Degraded | Connectivity::Offline
         )
     }
 
@@ -190,5 +188,6 @@ mod tests {
         assert!(!Connectivity::Unauthorized.may_sync());
         assert!(!Connectivity::UpgradeRequired.may_sync());
         assert!(!Connectivity::Unconfigured.may_sync());
+        assert!(!Connectivity::Connecting.may_sync());
     }
 }
