@@ -5,7 +5,10 @@
 //! - the windowed queue read at the top and half a million rows down;
 //! - keystroke-to-frame time through the real event loop: the release binary in an 80x24
 //!   pseudo-terminal, against the terminal's own echo round trip (baseline);
-//! - idle CPU of that console over 60 s (`/proc/PID/stat`) and its resident memory (VmRSS).
+//! - idle CPU of that console over 60 s (`/proc/PID/stat`) and its resident memory (VmRSS);
+//! - with `KASSA_REMOTE_URL`, `KASSA_ANON_KEY` and `KASSA_DEVICE_TOKEN` set (e.g. from
+//!   `scripts/dev-stack start`), idle CPU and memory again of a console on a fresh till whose
+//!   sync engine heartbeats that server.
 //!
 //! `cargo bench --bench console [-- SALES [IDLE_SECONDS]]`
 //! (defaults 1000000 and 60; `KASSA_BENCH_DIR` for where the database goes, default `target`).
@@ -197,6 +200,7 @@ fn clock_ticks_per_second() -> u64 {
 }
 
 fn main() {
+    let hz = clock_ticks_per_second() as f64;
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
@@ -316,7 +320,7 @@ fn main() {
     drop(echo);
     let (k50, k99) = (pct(&mut key_ms.clone(), 0.5), pct(&mut key_ms, 0.99));
     let e50 = pct(&mut echo_ms, 0.5);
-    println!("keystroke to frame (PTY, release binary, 1M sales): p50 {k50:.2} ms  p99 {k99:.2} ms   (terminal echo round trip p50 {e50:.2} ms)");
+    println!("keystroke to frame (PTY, release binary, {sales} sales): p50 {k50:.2} ms  p99 {k99:.2} ms   (terminal echo round trip p50 {e50:.2} ms)");
     report(&Figure {
         name: "console keystroke to frame p50",
         value: k50,
@@ -331,7 +335,6 @@ fn main() {
     // --- idle CPU and memory ---------------------------------------------------------------
     let pid = console.pid().expect("pid");
     console.settle(Duration::from_millis(500));
-    let hz = clock_ticks_per_second() as f64;
     let before = proc_ticks(pid).expect("stat");
     let t = Instant::now();
     std::thread::sleep(Duration::from_secs(idle_s));
@@ -368,4 +371,62 @@ fn main() {
     console.wait_for("Code/barcode ▸  ", Duration::from_secs(5));
     console.send("q");
     console.wait_exit(Duration::from_secs(10));
+
+    idle_with_heartbeat(dir.path(), idle_s, hz);
+}
+
+/// Idle CPU and memory of a console whose sync engine heartbeats a real server.
+fn idle_with_heartbeat(dir: &std::path::Path, idle_s: u64, hz: f64) {
+    let names = ["KASSA_REMOTE_URL", "KASSA_ANON_KEY", "KASSA_DEVICE_TOKEN"];
+    let env: Vec<(String, String)> = names
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+        .collect();
+    if env.len() < names.len() {
+        println!("idle CPU with the heartbeat running: skipped (set {} , e.g. from scripts/dev-stack start)", names.join(", "));
+        return;
+    }
+    let home = dir.join("home-remote");
+    std::fs::create_dir_all(&home).expect("home");
+    let db = dir.join("remote-till.db");
+    let mut console = pty::PtyConsole::start_env(&home, &db, &[], 80, 24, &env);
+    console.wait_for("● online", Duration::from_secs(60));
+    // Let the first pull (catalog, stock, conflicts) finish.
+    std::thread::sleep(Duration::from_secs(5));
+    let pid = console.pid().expect("pid");
+    let before = proc_ticks(pid).expect("stat");
+    let t = Instant::now();
+    std::thread::sleep(Duration::from_secs(idle_s));
+    let after = proc_ticks(pid).expect("stat");
+    let wall = t.elapsed().as_secs_f64();
+    let cpu_pct = (after - before) as f64 / hz / wall * 100.0;
+    let rss_mb = vm_rss_kb(pid).unwrap_or(0) as f64 / 1024.0;
+    let screen = console.contents();
+    let strip = screen.lines().nth(1).unwrap_or("").trim().to_string();
+    println!(
+        "idle CPU with the heartbeat running over {wall:.0} s: {cpu_pct:.3} % of one core ({} ticks); VmRSS {rss_mb:.1} MB; strip: {strip}",
+        after - before
+    );
+    report(&Figure {
+        name: "console idle CPU, heartbeat running",
+        value: cpu_pct,
+        unit: "% of a core",
+        baseline_name: None,
+        baseline: None,
+        target: "< 0.5 %",
+        met: Some(cpu_pct < 0.5),
+        better: Better::Lower,
+    });
+    report(&Figure {
+        name: "console resident memory, heartbeat running",
+        value: rss_mb,
+        unit: "MB",
+        baseline_name: None,
+        baseline: None,
+        target: "< 25 MB",
+        met: Some(rss_mb < 25.0),
+        better: Better::Lower,
+    });
+    console.send("q");
+    console.wait_exit(Duration::from_secs(15));
 }

@@ -128,3 +128,37 @@ fn below_80x24_the_console_says_the_terminal_is_too_small() {
     console.send("q");
     assert!(console.wait_exit(WAIT).success());
 }
+
+#[test]
+fn the_console_follows_a_resize_below_and_back_above_80x24() {
+    let till = Till::new();
+    let mut console = PtyConsole::start(till.dir.path(), &till.db, &[], 100, 30);
+    console.wait_for("Code/barcode", WAIT);
+    console.resize(70, 20);
+    console.wait_for("terminal too small: 70x20", WAIT);
+    console.resize(120, 40);
+    console.wait_for("Heartbeat", WAIT);
+    console.wait_for("Code/barcode", WAIT);
+    console.send("q");
+    assert!(console.wait_exit(WAIT).success());
+}
+
+#[test]
+fn a_sale_made_by_another_process_shows_in_the_technicians_queue() {
+    let till = Till::new();
+    let mut console = PtyConsole::start(
+        till.dir.path(),
+        &till.db,
+        &["console", "--technician"],
+        80,
+        24,
+    );
+    console.wait_for("nothing queued", WAIT);
+    // The cashier's till (here: the headless command) sells on the same database.
+    let sale = till.json(&["sell", "--json", "--pay", "card", "1001", "1002"]);
+    assert_eq!(sale["seq"], 1);
+    console.wait_for("Queue · 1 all", WAIT);
+    console.wait_for("2.28", WAIT);
+    console.send("q");
+    assert!(console.wait_exit(WAIT).success());
+}

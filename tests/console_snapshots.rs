@@ -236,3 +236,23 @@ fn below_80x24_says_the_terminal_is_too_small() {
     let st = started(79, 23, false, &mut store);
     snap("too_small", &st);
 }
+
+#[test]
+fn no_color_draws_no_colour_at_all_and_color_does() {
+    use ratatui::style::Color;
+    let mut store = busy_store();
+    let mut st = started(120, 40, true, &mut store);
+    store.drive(&mut st, Action::SyncChanged(online()));
+    let colours = |st: &State| {
+        let term = render(st, 120, 40);
+        term.backend()
+            .buffer()
+            .content()
+            .iter()
+            .filter(|c| c.fg != Color::Reset || c.bg != Color::Reset)
+            .count()
+    };
+    assert_eq!(colours(&st), 0, "NO_COLOR / --no-color: no colour anywhere");
+    st.settings.color = true;
+    assert!(colours(&st) > 0, "with colour, states are also coloured");
+}

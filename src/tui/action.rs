@@ -50,6 +50,8 @@ pub enum Action {
     SyncChanged(SyncView),
     /// A command failed for a reason the user should see.
     Failed(String),
+    /// Something the sync engine did that deserves the flash line.
+    Notice(super::state::FlashLevel, String),
 }
 
 /// Something the console needs done outside itself.

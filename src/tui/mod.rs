@@ -13,6 +13,7 @@ pub mod heartbeat;
 pub mod keymap;
 pub mod layout;
 pub mod model;
+pub mod notice;
 pub mod queue;
 pub mod run;
 pub mod sales;

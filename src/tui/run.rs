@@ -16,11 +16,12 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use super::action::{Action, Command};
 use super::heartbeat::SyncView;
+use super::notice::notice;
 use super::state::{Settings, State};
 use super::{draw, exec, init, update};
 use crate::config::Config;
 use crate::store::{StoreEvent, StoreHandle};
-use crate::sync::{SyncEngine, SyncStatus};
+use crate::sync::{SyncEngine, SyncEvent, SyncStatus};
 
 /// Opens the full-screen console on `store` until the user quits, with the sync engine
 /// running in the same process (it reports "not configured" when no server is set up).
@@ -84,6 +85,51 @@ async fn sync_changed(sync: &mut Option<watch::Receiver<SyncStatus>>) -> Option<
     }
 }
 
+/// How often the console checks whether another process (a technician's console, `kassa
+/// sell`, `kassa sync`) changed the database: one `PRAGMA data_version` on the store thread.
+const OTHER_PROCESS_POLL: Duration = Duration::from_secs(2);
+
+/// Turns commits by other processes into `StoreChanged` (the store's own events only cover
+/// this process). `data_version` changes only when another connection commits.
+async fn watch_other_processes(store: StoreHandle, actions: mpsc::UnboundedSender<Action>) {
+    let read = |db: &mut crate::store::Db| -> Option<i64> {
+        db.conn()
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .ok()
+    };
+    let mut last = store.call(read).await.ok().flatten();
+    let mut every = tokio::time::interval(OTHER_PROCESS_POLL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Ok(now) = store.call(read).await else {
+            return;
+        };
+        if now != last {
+            last = now;
+            if actions.send(Action::StoreChanged).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+async fn sync_event(rx: &mut Option<broadcast::Receiver<SyncEvent>>) -> Option<SyncEvent> {
+    let Some(r) = rx else {
+        return std::future::pending().await;
+    };
+    loop {
+        match r.recv().await {
+            Ok(e) => return Some(e),
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => {
+                *rx = None;
+                return None;
+            }
+        }
+    }
+}
+
 /// Waits for the next store change; a burst of changes counts as one reload.
 async fn store_changed(rx: &mut Option<broadcast::Receiver<StoreEvent>>) -> Option<()> {
     let Some(r) = rx else {
@@ -115,6 +161,8 @@ async fn event_loop(
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (act_tx, mut act_rx) = mpsc::unbounded_channel();
     let mut store_events = Some(store.subscribe());
+    let mut sync_events = Some(engine.events());
+    tokio::spawn(watch_other_processes(store.clone(), act_tx.clone()));
     tokio::spawn(executor(store, cmd_rx, act_tx));
     send_all(&cmd_tx, engine, init(&mut st));
 
@@ -144,6 +192,10 @@ async fn event_loop(
             Some(a) = act_rx.recv() => a,
             Some(()) = store_changed(&mut store_events) => Action::StoreChanged,
             Some(view) = sync_changed(&mut sync) => Action::SyncChanged(view),
+            Some(ev) = sync_event(&mut sync_events) => match notice(&ev) {
+                Some((level, text)) => Action::Notice(level, text),
+                None => continue,
+            },
             _ = tick.tick(), if ticking => Action::Tick(Utc::now()),
         };
         st.now = Utc::now();

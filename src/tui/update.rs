@@ -78,6 +78,10 @@ pub fn update(st: &mut State, action: Action) -> Vec<Command> {
             st.flash(super::state::FlashLevel::Error, text);
             Vec::new()
         }
+        Action::Notice(level, text) => {
+            st.flash(level, text);
+            Vec::new()
+        }
     };
     cmds.extend(sync_layout(st));
     st.dirty = true;

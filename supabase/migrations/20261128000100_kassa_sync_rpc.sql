@@ -23,10 +23,16 @@ create or replace function public.kassa_is_uuid(p text) returns boolean
 language sql immutable parallel safe
 as $$ select coalesce(p ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$', false) $$;
 
--- An integral JSON number that fits comfortably in a bigint.
+-- An integral JSON number that fits comfortably in a bigint: its text is -?[0-9]{1,15}, i.e.
+-- the number has no fractional digits (scale 0: `2.0` is not integral) and fewer than 16
+-- integer digits. (Checked on the numeric rather than with a regex on its text: 5x cheaper.)
 create or replace function public.kassa_is_int(p jsonb) returns boolean
 language sql immutable parallel safe
-as $$ select coalesce(pg_catalog.jsonb_typeof(p) = 'number' and p::text ~ '^-?[0-9]{1,15}$', false) $$;
+as $$
+  select case when pg_catalog.jsonb_typeof(p) = 'number'
+              then pg_catalog.scale(p::numeric) = 0 and abs(p::numeric) < 1000000000000000
+              else false end
+$$;
 
 -- RFC 3339 timestamp text -> timestamptz, or null when the text is not one.
 create or replace function public.kassa_ts(p text) returns timestamptz
@@ -985,7 +991,7 @@ begin
         from jsonb_array_elements(p_ops) with ordinality as x(e, i)
     ),
     k as (
-      select e.idx, e.op, e.key,
+      select e.idx, e.op, e.key, public.kassa_ts(e.op -> 'payload' ->> 'created_at') as created,
              case when e.key is not null and not (e.key = any(p_dups)) then p_prev_log -> e.key end as prev,
              e.key is not null and not (e.key = any(p_dups)) as single,
              e.op -> 'payload' as p
@@ -993,7 +999,7 @@ begin
     ),
     -- A new op: a `sale` whose op fields and payload pass every check of kassa_push_op and
     -- kassa_validate_sale (CASE keeps the casts behind their checks).
-    h as (
+    h as materialized (
       select k.*,
              case
                when not k.single or k.prev is not null then false
@@ -1006,15 +1012,17 @@ begin
                when jsonb_typeof(k.op -> 'kind') is distinct from 'string' or k.op ->> 'kind' <> 'sale' then false
                when jsonb_typeof(k.p) is distinct from 'object' then false
                when not public.kassa_is_uuid(k.p ->> 'sale_id') then false
-               when jsonb_typeof(k.p -> 'created_at') is distinct from 'string'
-                    or public.kassa_ts(k.p ->> 'created_at') is null then false
+               when jsonb_typeof(k.p -> 'created_at') is distinct from 'string' then false
+               when k.created is null then false
                when coalesce(k.p ->> 'currency', '') !~ '^[A-Z]{3}$' then false
                when not public.kassa_is_int(k.p -> 'total_cents') then false
                when not public.kassa_is_int(k.p -> 'tax_cents') then false
                when coalesce(jsonb_typeof(k.p -> 'rounding_cents'), 'null') <> 'null'
                     and not public.kassa_is_int(k.p -> 'rounding_cents') then false
-               when coalesce(k.p ->> 'prev_hash', '') !~ '^[0-9a-f]{64}$' then false
-               when coalesce(k.p ->> 'hash', '') !~ '^[0-9a-f]{64}$' then false
+               when length(k.p ->> 'prev_hash') is distinct from 64
+                    or translate(k.p ->> 'prev_hash', '0123456789abcdef', '') <> '' then false
+               when length(k.p ->> 'hash') is distinct from 64
+                    or translate(k.p ->> 'hash', '0123456789abcdef', '') <> '' then false
                when jsonb_typeof(k.p -> 'lines') is distinct from 'array' then false
                when jsonb_array_length(k.p -> 'lines') not between 1 and 1000 then false
                -- tenders absent or an array (a JSON null goes the per-op way)
@@ -1024,62 +1032,56 @@ begin
              end as head_ok
         from k
     ),
-    lv as (
-      select h.idx,
-             bool_and(case
-               when jsonb_typeof(l) <> 'object' then false
-               when not public.kassa_is_int(l -> 'line_no') then false
-               when (l ->> 'line_no')::bigint < 1 then false
-               when jsonb_typeof(l -> 'sku') is distinct from 'string' or l ->> 'sku' = '' then false
-               when coalesce(jsonb_typeof(l -> 'name'), 'null') not in ('string', 'null') then false
-               when not public.kassa_is_int(l -> 'qty') then false
-               when (l ->> 'qty')::bigint <= 0 then false
-               when not public.kassa_is_int(l -> 'unit_price_cents') then false
-               when (l ->> 'unit_price_cents')::bigint < 0 then false
-               when coalesce(jsonb_typeof(l -> 'discount_cents'), 'null') <> 'null'
-                    and not public.kassa_is_int(l -> 'discount_cents') then false
-               when coalesce(jsonb_typeof(l -> 'price_overridden'), 'null') not in ('boolean', 'null') then false
-               when not public.kassa_is_int(l -> 'tax_rate_bp') then false
-               when (l ->> 'tax_rate_bp')::bigint not between 0 and 10000 then false
-               when coalesce(jsonb_typeof(l -> 'price_includes_tax'), 'null') not in ('boolean', 'null') then false
-               when not public.kassa_is_int(l -> 'line_total_cents') then false
-               when not public.kassa_is_int(l -> 'tax_cents') then false
-               else true
-             end) and count(distinct l -> 'line_no') = count(*) as ok,
-             string_agg('L|' || (l ->> 'line_no') || '|' || (l ->> 'sku') || '|' || (l ->> 'qty') || '|'
-                        || (l ->> 'unit_price_cents') || '|' || coalesce(l ->> 'discount_cents', '0') || '|'
-                        || (l ->> 'tax_rate_bp') || '|' || (l ->> 'line_total_cents') || '|' || (l ->> 'tax_cents'),
-                        E'\n' order by case when public.kassa_is_int(l -> 'line_no') then (l ->> 'line_no')::bigint end) as canon
-        from h
-       cross join lateral jsonb_array_elements(case when h.head_ok then h.p -> 'lines' end) as l
-       where h.head_ok
-       group by h.idx
-    ),
-    tv as (
-      select h.idx,
-             bool_and(case
-               when jsonb_typeof(t) <> 'object' then false
-               when jsonb_typeof(t -> 'kind') is distinct from 'string' or t ->> 'kind' = '' then false
-               when not public.kassa_is_int(t -> 'amount_cents') then false
-               when coalesce(jsonb_typeof(t -> 'change_cents'), 'null') <> 'null'
-                    and not public.kassa_is_int(t -> 'change_cents') then false
-               else true
-             end) as ok,
-             string_agg('T|' || (t ->> 'kind') || '|' || (t ->> 'amount_cents') || '|'
-                        || coalesce(t ->> 'change_cents', '0'), E'\n' order by i) as canon
-        from h
-       cross join lateral jsonb_array_elements(case when h.head_ok and jsonb_typeof(h.p -> 'tenders') = 'array' then h.p -> 'tenders' end) with ordinality as x(t, i)
-       where h.head_ok and jsonb_typeof(h.p -> 'tenders') = 'array'
-       group by h.idx
-    ),
+    -- Lines and tenders of each sale, in payload order: the lines must be numbered 1, 2, ...
+    -- in that order (as tills send them; otherwise the op goes the per-op way), so that the
+    -- canonical form needs no sort (plain aggregates over the array, per sale).
     c as (
-      select h.idx, h.op, h.key, h.prev,
+      select h.idx, h.op, h.key, h.prev, h.created,
              h.single and (h.prev is not null or (h.head_ok and lv.ok and coalesce(tv.ok, true))) as fast,
              h.head_ok and lv.ok and coalesce(tv.ok, true) as is_new,
              h.p, lv.canon as lcanon, tv.canon as tcanon
         from h
-        left join lv on lv.idx = h.idx
-        left join tv on tv.idx = h.idx
+        left join lateral (
+          select bool_and(case
+                   when jsonb_typeof(l) <> 'object' then false
+                   when not public.kassa_is_int(l -> 'line_no') then false
+                   when (l ->> 'line_no')::bigint <> i then false
+                   when jsonb_typeof(l -> 'sku') is distinct from 'string' or l ->> 'sku' = '' then false
+                   when coalesce(jsonb_typeof(l -> 'name'), 'null') not in ('string', 'null') then false
+                   when not public.kassa_is_int(l -> 'qty') then false
+                   when (l ->> 'qty')::bigint <= 0 then false
+                   when not public.kassa_is_int(l -> 'unit_price_cents') then false
+                   when (l ->> 'unit_price_cents')::bigint < 0 then false
+                   when coalesce(jsonb_typeof(l -> 'discount_cents'), 'null') <> 'null'
+                        and not public.kassa_is_int(l -> 'discount_cents') then false
+                   when coalesce(jsonb_typeof(l -> 'price_overridden'), 'null') not in ('boolean', 'null') then false
+                   when not public.kassa_is_int(l -> 'tax_rate_bp') then false
+                   when (l ->> 'tax_rate_bp')::bigint not between 0 and 10000 then false
+                   when coalesce(jsonb_typeof(l -> 'price_includes_tax'), 'null') not in ('boolean', 'null') then false
+                   when not public.kassa_is_int(l -> 'line_total_cents') then false
+                   when not public.kassa_is_int(l -> 'tax_cents') then false
+                   else true
+                 end) as ok,
+                 string_agg('L|' || (l ->> 'line_no') || '|' || (l ->> 'sku') || '|' || (l ->> 'qty') || '|'
+                            || (l ->> 'unit_price_cents') || '|' || coalesce(l ->> 'discount_cents', '0') || '|'
+                            || (l ->> 'tax_rate_bp') || '|' || (l ->> 'line_total_cents') || '|' || (l ->> 'tax_cents'),
+                            E'\n') as canon
+            from jsonb_array_elements(case when h.head_ok then h.p -> 'lines' end) with ordinality as x(l, i)
+        ) lv on h.head_ok
+        left join lateral (
+          select bool_and(case
+                   when jsonb_typeof(t) <> 'object' then false
+                   when jsonb_typeof(t -> 'kind') is distinct from 'string' or t ->> 'kind' = '' then false
+                   when not public.kassa_is_int(t -> 'amount_cents') then false
+                   when coalesce(jsonb_typeof(t -> 'change_cents'), 'null') <> 'null'
+                        and not public.kassa_is_int(t -> 'change_cents') then false
+                   else true
+                 end) as ok,
+                 string_agg('T|' || (t ->> 'kind') || '|' || (t ->> 'amount_cents') || '|'
+                            || coalesce(t ->> 'change_cents', '0'), E'\n') as canon
+            from jsonb_array_elements(case when h.head_ok and jsonb_typeof(h.p -> 'tenders') = 'array'
+                                           then h.p -> 'tenders' end) as t
+        ) tv on h.head_ok and jsonb_typeof(h.p -> 'tenders') = 'array'
     ),
     items as (
       select c.idx, c.fast,
@@ -1088,7 +1090,7 @@ begin
                  case when c.is_new then (c.op ->> 'seq')::bigint end,
                  case when c.is_new then coalesce((c.op ->> 'skew_ms')::bigint, 0) end,
                  case when c.is_new then (c.p ->> 'sale_id')::uuid end,
-                 case when c.is_new then public.kassa_ts(c.p ->> 'created_at')
+                 case when c.is_new then c.created
                                          + coalesce((c.op ->> 'skew_ms')::bigint, 0)::double precision * interval '1 millisecond' end,
                  case when c.is_new then encode(sha256(convert_to(
                    (c.p ->> 'prev_hash') || E'\n' || 'kassa-sale-v1|' || (c.p ->> 'sale_id') || '|' || (c.p ->> 'created_at')

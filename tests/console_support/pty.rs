@@ -25,6 +25,18 @@ impl PtyConsole {
     /// Starts `kassa --db DB ARGS...` in an 80x24 (or given) terminal, isolated from the
     /// user's config, with `NO_COLOR=1` and `TERM=xterm`.
     pub fn start(home: &Path, db: &Path, args: &[&str], cols: u16, rows: u16) -> PtyConsole {
+        PtyConsole::start_env(home, db, args, cols, rows, &[])
+    }
+
+    /// Like [`PtyConsole::start`], with extra environment (e.g. a remote's settings).
+    pub fn start_env(
+        home: &Path,
+        db: &Path,
+        args: &[&str],
+        cols: u16,
+        rows: u16,
+        env: &[(String, String)],
+    ) -> PtyConsole {
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_kassa"));
         cmd.arg("--db");
         cmd.arg(db);
@@ -43,6 +55,9 @@ impl PtyConsole {
         cmd.env("NO_COLOR", "1");
         cmd.env("TERM", "xterm");
         cmd.cwd(home);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         PtyConsole::spawn(cmd, cols, rows)
     }
 
@@ -182,6 +197,26 @@ impl PtyConsole {
             }
         }
         true
+    }
+
+    /// Resizes the terminal (the program gets SIGWINCH) and the screen model with it.
+    pub fn resize(&self, cols: u16, rows: u16) {
+        if let Ok(mut p) = self.screen.0.lock() {
+            if let (Some(r), Some(c)) = (
+                std::num::NonZeroU16::new(rows),
+                std::num::NonZeroU16::new(cols),
+            ) {
+                p.set_size(r, c);
+            }
+        }
+        self._master
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("resize pty");
     }
 
     pub fn pid(&self) -> Option<u32> {

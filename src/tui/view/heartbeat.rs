@@ -55,24 +55,38 @@ fn last_sync_text(st: &State) -> String {
     }
 }
 
-/// One line: connectivity, queue, last sync, skew, and the problems that need attention.
+/// One line: connectivity, queue, problems, last sync, skew; a sparkline if room is left.
 pub fn strip(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
     let hb = &st.heartbeat;
     let mut spans = vec![
         Span::raw(" "),
         connectivity_span(st, theme),
-        Span::raw(format!(" │ {} │ {}", pending_text(st), last_sync_text(st))),
+        Span::raw(format!(" │ {}", pending_text(st))),
     ];
-    if let Some(skew) = hb.sync.skew_ms {
-        spans.push(Span::raw(format!(" │ skew {}", human_skew(skew))));
-    }
     if hb.local.rejected > 0 {
         spans.push(Span::styled(
             format!(" │ ✗ {} rejected", hb.local.rejected),
             theme.bad(),
         ));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    spans.push(Span::raw(format!(" │ {}", last_sync_text(st))));
+    if let Some(skew) = hb.sync.skew_ms {
+        spans.push(Span::raw(format!(" │ skew {}", human_skew(skew))));
+    }
+    let line = Line::from(spans);
+    let used = u16::try_from(line.width()).unwrap_or(u16::MAX);
+    frame.render_widget(Paragraph::new(line), area);
+    let room = area.width.saturating_sub(used.saturating_add(3));
+    if room >= 12 {
+        let (_, data) = hb.spark();
+        let width = usize::from(room.min(30));
+        let data: Vec<u64> = data.iter().rev().take(width).rev().copied().collect();
+        let spark_area = Rect::new(area.x + used + 2, area.y, room.min(30), 1);
+        frame.render_widget(
+            Sparkline::default().data(&data).style(theme.key()),
+            spark_area,
+        );
+    }
 }
 
 /// The full panel: every field on its own line, the last error, and a sparkline.
