@@ -1020,9 +1020,9 @@ begin
                when coalesce(jsonb_typeof(k.p -> 'rounding_cents'), 'null') <> 'null'
                     and not public.kassa_is_int(k.p -> 'rounding_cents') then false
                when length(k.p ->> 'prev_hash') is distinct from 64
-                    or translate(k.p ->> 'prev_hash', '0123456789abcdef', '') <> '' then false
+                    or ltrim(k.p ->> 'prev_hash', '0123456789abcdef') <> '' then false
                when length(k.p ->> 'hash') is distinct from 64
-                    or translate(k.p ->> 'hash', '0123456789abcdef', '') <> '' then false
+                    or ltrim(k.p ->> 'hash', '0123456789abcdef') <> '' then false
                when jsonb_typeof(k.p -> 'lines') is distinct from 'array' then false
                when jsonb_array_length(k.p -> 'lines') not between 1 and 1000 then false
                -- tenders absent or an array (a JSON null goes the per-op way)
