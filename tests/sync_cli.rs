@@ -275,3 +275,55 @@ async fn killing_kassa_sync_at_random_moments_loses_and_duplicates_nothing() {
     assert_eq!(till.count(kassa::store::QueueFilter::Rejected).await, 0);
     stack.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kassa_sync_stops_cleanly_on_sigterm_and_releases_the_lease() {
+    let stack = TestStack::start().await.expect("stack");
+    let till = SyncTill::new(&stack.url, &stack, 0);
+    for _ in 0..5 {
+        till.sell(&[("1001", 1)]).await;
+    }
+    let cli = CliTill {
+        dir: tempfile::tempdir().unwrap(),
+        url: stack.url.clone(),
+        anon_key: stack.anon_key.clone(),
+        token: stack.devices[0].token.clone(),
+    };
+    let mut child = cli
+        .cmd_on(&till.db_path(), true)
+        .arg("sync")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn kassa sync");
+    let t = &till;
+    assert!(
+        sync_env::wait_for(Duration::from_secs(10), || async move {
+            t.count(kassa::store::QueueFilter::Pending).await == 0
+        })
+        .await
+    );
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(out.status.success(), "exit {:?}", out.status);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("online"), "{printed}");
+    let holders: i64 = till
+        .store
+        .call(|db| {
+            db.conn()
+                .query_row("SELECT count(*) FROM sync_lease", [], |r| r.get(0))
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(holders, 0, "the lease is released on a clean stop");
+    stack.cleanup().await;
+}

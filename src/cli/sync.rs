@@ -113,12 +113,12 @@ async fn headless(ctx: &Context, store: crate::store::StoreHandle) -> CliResult 
             "no remote configured (set remote.url, remote.anon_key and remote.device_token)".into(),
         ));
     }
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| CliError::Failed(format!("cannot watch SIGTERM: {e}")))?;
     let engine = SyncEngine::start(store, &ctx.config);
     let mut status = engine.status();
     let mut events = engine.events();
     let mut last = String::new();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| CliError::Failed(format!("cannot watch SIGTERM: {e}")))?;
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
