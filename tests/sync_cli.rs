@@ -289,7 +289,7 @@ async fn kassa_sync_stops_cleanly_on_sigterm_and_releases_the_lease() {
         anon_key: stack.anon_key.clone(),
         token: stack.devices[0].token.clone(),
     };
-    let mut child = cli
+    let child = cli
         .cmd_on(&till.db_path(), true)
         .arg("sync")
         .stdout(Stdio::piped())
