@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI64};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -65,6 +66,33 @@ fn rng(opts: &EngineOptions, stream: u64) -> StdRng {
     }
 }
 
+/// Runs a worker and restarts it (after a second) if it panics, until the engine stops.
+/// `make` gets the shared context and the restart count.
+fn supervise<F, Fut>(sh: Arc<Shared>, name: &'static str, make: F) -> JoinHandle<()>
+where
+    F: Fn(Arc<Shared>, u64) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut restarts = 0u64;
+        loop {
+            match tokio::spawn(make(sh.clone(), restarts)).await {
+                Err(e) if e.is_panic() && !sh.is_stopping() => {
+                    restarts += 1;
+                    tracing::error!(worker = name, restarts, "sync worker panicked; restarting");
+                    sh.status.send_modify(|s| {
+                        s.last_error = Some(format!("the {name} worker crashed and was restarted"))
+                    });
+                    if sh.sleep_or_stop(Duration::from_secs(1)).await {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
+    })
+}
+
 impl SyncEngine {
     /// Starts the engine with timings from the config. Must be called inside a tokio runtime.
     pub fn start(store: StoreHandle, config: &Config) -> SyncEngine {
@@ -75,10 +103,19 @@ impl SyncEngine {
         let (sh, stop) = shared(store, config, opts);
         let mut tasks = Vec::new();
         if sh.client.is_some() {
-            tasks.push(tokio::spawn(lease::run(sh.clone())));
-            tasks.push(tokio::spawn(heartbeat::run(sh.clone(), rng(&sh.opts, 1))));
-            tasks.push(tokio::spawn(push::run(sh.clone(), rng(&sh.opts, 2))));
-            tasks.push(tokio::spawn(pull::run(sh.clone(), rng(&sh.opts, 3))));
+            tasks.push(supervise(sh.clone(), "lease", |sh, _| lease::run(sh)));
+            tasks.push(supervise(sh.clone(), "heartbeat", |sh, n| {
+                let r = rng(&sh.opts, 10 + n);
+                heartbeat::run(sh, r)
+            }));
+            tasks.push(supervise(sh.clone(), "push", |sh, n| {
+                let r = rng(&sh.opts, 20 + n);
+                push::run(sh, r)
+            }));
+            tasks.push(supervise(sh.clone(), "pull", |sh, n| {
+                let r = rng(&sh.opts, 30 + n);
+                pull::run(sh, r)
+            }));
         } else {
             let s = sh.clone();
             tasks.push(tokio::spawn(async move {
@@ -118,5 +155,34 @@ impl SyncEngine {
             }
         }
         self.shared.persist_status().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+    use crate::store::StoreOptions;
+
+    #[tokio::test]
+    async fn a_worker_that_panics_is_restarted_and_the_crash_is_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StoreHandle::open(&dir.path().join("t.db"), StoreOptions::default()).unwrap();
+        let config = Config::default();
+        let (sh, _stop) = shared(store, &config, EngineOptions::from_config(&config));
+        let runs = Arc::new(AtomicU64::new(0));
+        let seen = runs.clone();
+        let task = supervise(sh.clone(), "test", move |_, restarts| {
+            let seen = seen.clone();
+            async move {
+                seen.fetch_add(1, Ordering::SeqCst);
+                assert!(restarts > 0, "first run crashes");
+            }
+        });
+        task.await.unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        let err = sh.status.borrow().last_error.clone().unwrap_or_default();
+        assert!(err.contains("restarted"), "{err}");
     }
 }
