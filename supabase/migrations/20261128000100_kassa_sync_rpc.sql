@@ -726,8 +726,7 @@ $$;
 -- `kassa.push_fast_path = off` forces the per-op path.
 
 create type public.kassa_push_item as (
-  idx     integer,     -- position in the batch, from 1
-  op      jsonb,
+  idx     integer,     -- position in the batch, from 1 (the op is p_ops -> (idx - 1))
   key     text,        -- lower(op_id) when the op is an object with a uuid op_id
   prev    jsonb,       -- its op log entry (null: none, or op_id repeated within the batch)
   fast    boolean,
@@ -744,7 +743,7 @@ create type public.kassa_push_item as (
 -- when the run cannot be applied set-wise exactly like the per-op path would: the new sales'
 -- seqs must be strictly increasing and above every sale of the device already recorded (so
 -- that chain_ok is the hash of the previous sale in this run, or of the device's last sale).
-create or replace function public.kassa_push_fast_run(p_device uuid, p_store uuid,
+create or replace function public.kassa_push_fast_run(p_device uuid, p_store uuid, p_ops jsonb,
                                                       p_items public.kassa_push_item[])
 returns jsonb[]
 language plpgsql
@@ -773,7 +772,7 @@ begin
   end if;
 
   with it as (
-    select x.* from unnest(p_items) x
+    select x.*, p_ops -> (x.idx - 1) as op from unnest(p_items) x
   ),
   -- Outcome per op, as kassa_push_op would decide it.
   st as (
@@ -979,22 +978,26 @@ declare
   v_results jsonb[] := '{}';
   v_run record;
   v_item public.kassa_push_item;
+  v_op jsonb;
   v_fast jsonb[];
   v_key text;
   v_prev jsonb;
 begin
   for v_run in
-    with e as (
-      select x.i::integer as idx, x.e as op,
+    -- (Fields are extracted once, in materialized CTEs or OFFSET 0 subqueries: an expression
+    -- like `op -> 'payload'` would otherwise be evaluated again at every use.)
+    with e as materialized (
+      select x.i::integer as idx, x.e -> 'seq' as seq, x.e -> 'skew_ms' as skew, x.e -> 'kind' as kind,
+             x.e -> 'payload' as p,
              case when jsonb_typeof(x.e) = 'object' and public.kassa_is_uuid(x.e ->> 'op_id')
                   then lower(x.e ->> 'op_id') end as key
         from jsonb_array_elements(p_ops) with ordinality as x(e, i)
     ),
     k as (
-      select e.idx, e.op, e.key, public.kassa_ts(e.op -> 'payload' ->> 'created_at') as created,
+      select e.idx, e.seq, e.skew, e.kind, e.p, e.key,
+             public.kassa_ts(e.p ->> 'created_at') as created,
              case when e.key is not null and not (e.key = any(p_dups)) then p_prev_log -> e.key end as prev,
-             e.key is not null and not (e.key = any(p_dups)) as single,
-             e.op -> 'payload' as p
+             e.key is not null and not (e.key = any(p_dups)) as single
         from e
     ),
     -- A new op: a `sale` whose op fields and payload pass every check of kassa_push_op and
@@ -1003,13 +1006,13 @@ begin
       select k.*,
              case
                when not k.single or k.prev is not null then false
-               when not public.kassa_is_int(k.op -> 'seq') then false
-               when (k.op ->> 'seq')::bigint < 0 then false
-               when coalesce(jsonb_typeof(k.op -> 'skew_ms'), 'null') <> 'null'
-                    and not public.kassa_is_int(k.op -> 'skew_ms') then false
-               when coalesce(jsonb_typeof(k.op -> 'skew_ms'), 'null') <> 'null'
-                    and abs((k.op ->> 'skew_ms')::bigint) > 315360000000 then false
-               when jsonb_typeof(k.op -> 'kind') is distinct from 'string' or k.op ->> 'kind' <> 'sale' then false
+               when not public.kassa_is_int(k.seq) then false
+               when k.seq::bigint < 0 then false
+               when coalesce(jsonb_typeof(k.skew), 'null') <> 'null'
+                    and not public.kassa_is_int(k.skew) then false
+               when coalesce(jsonb_typeof(k.skew), 'null') <> 'null'
+                    and abs(k.skew::bigint) > 315360000000 then false
+               when k.kind is distinct from '"sale"'::jsonb then false
                when jsonb_typeof(k.p) is distinct from 'object' then false
                when not public.kassa_is_uuid(k.p ->> 'sale_id') then false
                when jsonb_typeof(k.p -> 'created_at') is distinct from 'string' then false
@@ -1036,37 +1039,44 @@ begin
     -- in that order (as tills send them; otherwise the op goes the per-op way), so that the
     -- canonical form needs no sort (plain aggregates over the array, per sale).
     c as (
-      select h.idx, h.op, h.key, h.prev, h.created,
+      select h.idx, h.seq, h.skew, h.kind, h.key, h.prev, h.created,
              h.single and (h.prev is not null or (h.head_ok and lv.ok and coalesce(tv.ok, true))) as fast,
              h.head_ok and lv.ok and coalesce(tv.ok, true) as is_new,
              h.p, lv.canon as lcanon, tv.canon as tcanon
         from h
         left join lateral (
           select bool_and(case
-                   when jsonb_typeof(l) <> 'object' then false
-                   when not public.kassa_is_int(l -> 'line_no') then false
-                   when (l ->> 'line_no')::bigint <> i then false
-                   when jsonb_typeof(l -> 'sku') is distinct from 'string' or l ->> 'sku' = '' then false
-                   when coalesce(jsonb_typeof(l -> 'name'), 'null') not in ('string', 'null') then false
-                   when not public.kassa_is_int(l -> 'qty') then false
-                   when (l ->> 'qty')::bigint <= 0 then false
-                   when not public.kassa_is_int(l -> 'unit_price_cents') then false
-                   when (l ->> 'unit_price_cents')::bigint < 0 then false
-                   when coalesce(jsonb_typeof(l -> 'discount_cents'), 'null') <> 'null'
-                        and not public.kassa_is_int(l -> 'discount_cents') then false
-                   when coalesce(jsonb_typeof(l -> 'price_overridden'), 'null') not in ('boolean', 'null') then false
-                   when not public.kassa_is_int(l -> 'tax_rate_bp') then false
-                   when (l ->> 'tax_rate_bp')::bigint not between 0 and 10000 then false
-                   when coalesce(jsonb_typeof(l -> 'price_includes_tax'), 'null') not in ('boolean', 'null') then false
-                   when not public.kassa_is_int(l -> 'line_total_cents') then false
-                   when not public.kassa_is_int(l -> 'tax_cents') then false
+                   when f.t <> 'object' then false
+                   when not public.kassa_is_int(f.line_no) then false
+                   when f.line_no::bigint <> f.i then false
+                   when jsonb_typeof(f.sku) is distinct from 'string' or f.sku = '""'::jsonb then false
+                   when coalesce(jsonb_typeof(f.name), 'null') not in ('string', 'null') then false
+                   when not public.kassa_is_int(f.qty) then false
+                   when f.qty::bigint <= 0 then false
+                   when not public.kassa_is_int(f.unit) then false
+                   when f.unit::bigint < 0 then false
+                   when coalesce(jsonb_typeof(f.disc), 'null') <> 'null'
+                        and not public.kassa_is_int(f.disc) then false
+                   when coalesce(jsonb_typeof(f.po), 'null') not in ('boolean', 'null') then false
+                   when not public.kassa_is_int(f.rate) then false
+                   when f.rate::bigint not between 0 and 10000 then false
+                   when coalesce(jsonb_typeof(f.pit), 'null') not in ('boolean', 'null') then false
+                   when not public.kassa_is_int(f.total) then false
+                   when not public.kassa_is_int(f.tax) then false
                    else true
                  end) as ok,
-                 string_agg('L|' || (l ->> 'line_no') || '|' || (l ->> 'sku') || '|' || (l ->> 'qty') || '|'
-                            || (l ->> 'unit_price_cents') || '|' || coalesce(l ->> 'discount_cents', '0') || '|'
-                            || (l ->> 'tax_rate_bp') || '|' || (l ->> 'line_total_cents') || '|' || (l ->> 'tax_cents'),
+                 string_agg('L|' || (f.line_no #>> '{}') || '|' || (f.sku #>> '{}') || '|' || (f.qty #>> '{}') || '|'
+                            || (f.unit #>> '{}') || '|' || coalesce(f.disc #>> '{}', '0') || '|'
+                            || (f.rate #>> '{}') || '|' || (f.total #>> '{}') || '|' || (f.tax #>> '{}'),
                             E'\n') as canon
-            from jsonb_array_elements(case when h.head_ok then h.p -> 'lines' end) with ordinality as x(l, i)
+            from (select x.i, jsonb_typeof(x.l) as t, x.l -> 'line_no' as line_no, x.l -> 'sku' as sku,
+                         x.l -> 'name' as name, x.l -> 'qty' as qty, x.l -> 'unit_price_cents' as unit,
+                         x.l -> 'discount_cents' as disc, x.l -> 'price_overridden' as po,
+                         x.l -> 'tax_rate_bp' as rate, x.l -> 'price_includes_tax' as pit,
+                         x.l -> 'line_total_cents' as total, x.l -> 'tax_cents' as tax
+                    from jsonb_array_elements(case when h.head_ok then h.p -> 'lines' end)
+                         with ordinality as x(l, i)
+                  offset 0) f
         ) lv on h.head_ok
         left join lateral (
           select bool_and(case
@@ -1085,13 +1095,13 @@ begin
     ),
     items as (
       select c.idx, c.fast,
-             row(c.idx, c.op, c.key, c.prev, c.fast, c.is_new,
-                 case when c.fast then md5(coalesce((c.op -> 'kind')::text, '') || '|' || coalesce(c.p::text, '')) end,
-                 case when c.is_new then (c.op ->> 'seq')::bigint end,
-                 case when c.is_new then coalesce((c.op ->> 'skew_ms')::bigint, 0) end,
+             row(c.idx, c.key, c.prev, c.fast, c.is_new,
+                 case when c.fast then md5(coalesce(c.kind::text, '') || '|' || coalesce(c.p::text, '')) end,
+                 case when c.is_new then c.seq::bigint end,
+                 case when c.is_new then coalesce((c.skew #>> '{}')::bigint, 0) end,
                  case when c.is_new then (c.p ->> 'sale_id')::uuid end,
                  case when c.is_new then c.created
-                                         + coalesce((c.op ->> 'skew_ms')::bigint, 0)::double precision * interval '1 millisecond' end,
+                                         + coalesce((c.skew #>> '{}')::bigint, 0)::double precision * interval '1 millisecond' end,
                  case when c.is_new then encode(sha256(convert_to(
                    (c.p ->> 'prev_hash') || E'\n' || 'kassa-sale-v1|' || (c.p ->> 'sale_id') || '|' || (c.p ->> 'created_at')
                    || '|' || (c.p ->> 'currency') || '|' || (c.p ->> 'total_cents') || '|' || (c.p ->> 'tax_cents')
@@ -1110,13 +1120,14 @@ begin
   loop
     v_fast := null;
     if v_run.fast then
-      v_fast := public.kassa_push_fast_run(p_device, p_store, v_run.items);
+      v_fast := public.kassa_push_fast_run(p_device, p_store, p_ops, v_run.items);
     end if;
     if v_fast is not null then
       v_results := v_results || v_fast;
     else
       foreach v_item in array v_run.items loop
-        v_key := lower(v_item.op ->> 'op_id');
+        v_op := p_ops -> (v_item.idx - 1);
+        v_key := lower(v_op ->> 'op_id');
         if v_key = any(p_dups) then
           select jsonb_build_object('content_md5', a.content_md5, 'status', a.status, 'code', a.code,
                                     'message', a.message, 'note', a.note)
@@ -1126,7 +1137,7 @@ begin
           v_prev := p_prev_log -> v_key;
         end if;
         v_results := array_append(v_results,
-                       public.kassa_push_op(p_device, p_store, p_threshold, v_item.op, v_prev));
+                       public.kassa_push_op(p_device, p_store, p_threshold, v_op, v_prev));
       end loop;
     end if;
   end loop;
