@@ -113,6 +113,19 @@ async fn a_poison_op_is_quarantined_and_the_ops_behind_it_are_still_pushed() {
     let a = till.sell(&[("1001", 1)]).await;
     let b = till.sell(&[("1002", 1)]).await;
     let c = till.sell(&[("1003", 1)]).await;
+    let d = till.sell(&[("1004", 1)]).await;
+    let e = till.sell(&[("1005", 1)]).await;
+    // And one whose stored payload got corrupted on the till: quarantined without sending.
+    till.store
+        .call(move |db| {
+            db.conn().execute(
+                "UPDATE outbox SET payload = '{not json' WHERE seq = ?1",
+                [d],
+            )
+        })
+        .await
+        .unwrap()
+        .unwrap();
     // Tamper with the middle sale: its hash no longer matches its content.
     till.store
         .call(move |db| {
@@ -127,7 +140,7 @@ async fn a_poison_op_is_quarantined_and_the_ops_behind_it_are_still_pushed() {
         .unwrap();
     let report = sync_once(till.store.clone(), &till.config, |_| {}).await;
     assert_eq!(report.error, None);
-    assert_eq!((report.pending, report.rejected), (0, 1));
+    assert_eq!((report.pending, report.rejected), (0, 2));
 
     let queue = kassa(&till, &["queue", "--state", "all", "--json"]);
     let state_of = |seq: i64| {
@@ -141,17 +154,19 @@ async fn a_poison_op_is_quarantined_and_the_ops_behind_it_are_still_pushed() {
     };
     assert_eq!(state_of(a)["state"], "sent");
     assert_eq!(state_of(c)["state"], "sent");
+    assert_eq!(state_of(e)["state"], "sent");
+    assert_eq!(state_of(d)["reject_code"], "corrupt_payload");
     let poison = state_of(b);
     assert_eq!(poison["state"], "rejected");
     let code = poison["reject_code"].as_str().unwrap().to_string();
     assert!(code == "bad_hash" || code == "invalid_payload", "{poison}");
     assert!(poison["last_error"].as_str().is_some_and(|m| !m.is_empty()));
     let status = kassa(&till, &["status", "--json"]);
-    assert_eq!(status["rejected"], 1);
+    assert_eq!(status["rejected"], 2);
     assert_eq!(status["pending"], 0);
 
     let books = server_books(&stack).await;
-    assert_eq!(books.sales_rows, 2);
+    assert_eq!(books.sales_rows, 3);
     let db = stack.client().await.unwrap();
     let rejected: i64 = db
         .query_one("select count(*) from public.rejected_ops", &[])

@@ -20,8 +20,8 @@ use tokio::time::Instant;
 use super::backoff::Backoff;
 use super::shared::Shared;
 use super::status::{Connectivity, SyncEvent};
-use crate::remote::{ErrorClass, OpOutcome, PushOp};
-use crate::store::{OpResult, StoreError, StoreEvent};
+use crate::remote::{ErrorClass, OpOutcome, PushOp, PushResult, RemoteError};
+use crate::store::{OpResult, PendingOp, StoreError, StoreEvent};
 
 /// How a drain ended.
 #[derive(Debug, PartialEq)]
@@ -71,138 +71,163 @@ impl Pusher {
                 return Ok(Drained::Empty);
             };
             let (first_seq, last_seq) = (first.seq, last.seq);
-            let skew_ms = sh.skew_ms.load(Ordering::SeqCst);
-            let mut ops = Vec::with_capacity(batch.len());
-            for op in &batch {
-                match RawValue::from_string(op.payload.clone()) {
-                    Ok(payload) => ops.push(PushOp {
-                        op_id: op.op_id.clone(),
-                        seq: op.seq,
-                        kind: op.kind.clone(),
-                        device_time: op.created_at.clone(),
-                        skew_ms,
-                        payload,
-                    }),
-                    Err(e) => {
-                        let (seq, msg) = (op.seq, format!("stored payload is not JSON: {e}"));
-                        sh.store
-                            .call(move |db| db.quarantine_op(seq, "corrupt_payload", &msg))
-                            .await??;
-                        break;
-                    }
-                }
-            }
-            if ops.len() != batch.len() {
-                continue;
-            }
-            match client.push(&ops).await {
-                Ok(answer) => {
-                    let results: Vec<(i64, OpResult)> = answer
-                        .value
-                        .iter()
-                        .map(|r| {
-                            let res = match r.outcome() {
-                                Some(OpOutcome::Rejected { code, message }) => {
-                                    OpResult::Rejected { code, message }
-                                }
-                                _ => OpResult::Sent {
-                                    note: r.note.clone(),
-                                },
-                            };
-                            (r.seq, res)
-                        })
-                        .collect();
-                    let tally = sh
-                        .store
-                        .call(move |db| db.record_push_results(&results, Utc::now()))
+            let ops = match to_push_ops(&batch, sh.skew_ms.load(Ordering::SeqCst)) {
+                Ok(ops) => ops,
+                Err((seq, msg)) => {
+                    sh.store
+                        .call(move |db| db.quarantine_op(seq, "corrupt_payload", &msg))
                         .await??;
-                    self.backoff.reset();
-                    self.limit = (self.limit * 2).min(sh.opts.batch_max_ops);
-                    for r in &answer.value {
-                        if let Some(OpOutcome::Rejected { code, message }) = r.outcome() {
-                            tracing::warn!(seq = r.seq, code, "op rejected: {message}");
-                            sh.emit(SyncEvent::OpRejected {
-                                seq: r.seq,
-                                code,
-                                message,
-                            });
-                        }
-                    }
-                    for (seq, note) in &tally.notes {
-                        sh.emit(SyncEvent::OpNote {
-                            seq: *seq,
-                            note: note.clone(),
-                        });
-                    }
-                    let remaining = sh.refresh_queue().await.unwrap_or(0);
-                    sh.status.send_modify(|s| {
-                        s.last_sync_at = Some(Utc::now());
-                        s.last_error = None;
-                    });
-                    sh.emit(SyncEvent::BatchPushed {
-                        sent: tally.sent,
-                        rejected: tally.rejected,
-                        remaining,
-                    });
-                    sh.pull_wake.notify_one();
+                    continue;
                 }
+            };
+            match client.push(&ops).await {
+                Ok(answer) => self.record_answer(sh, answer.value).await?,
                 Err(e) => {
-                    let msg = e.to_string();
-                    match e.class() {
-                        ErrorClass::Permanent if e.blames_payload() && ops.len() > 1 => {
-                            self.limit = (ops.len() / 2).max(1);
-                            tracing::info!("narrowing batch to {} ops: {msg}", self.limit);
-                            continue;
-                        }
-                        ErrorClass::Permanent if e.blames_payload() => {
-                            let code = match &e {
-                                crate::remote::RemoteError::Api { code: Some(c), .. } => {
-                                    format!("server_error_{c}")
-                                }
-                                _ => "server_error".into(),
-                            };
-                            sh.store
-                                .call(move |db| db.quarantine_op(first_seq, &code, &msg))
-                                .await??;
-                            self.limit = sh.opts.batch_max_ops;
-                            continue;
-                        }
-                        ErrorClass::Auth => {
-                            let m = msg.clone();
-                            sh.store
-                                .call(move |db| db.record_push_failure(first_seq, last_seq, &m))
-                                .await??;
-                            sh.set_connectivity(Connectivity::Unauthorized, Some(msg.clone()))
-                                .await;
-                            return Ok(Drained::Stopped(msg));
-                        }
-                        ErrorClass::UpgradeRequired => {
-                            sh.set_connectivity(Connectivity::UpgradeRequired, Some(msg.clone()))
-                                .await;
-                            return Ok(Drained::Stopped(msg));
-                        }
-                        ErrorClass::Transient | ErrorClass::Permanent => {
-                            let m = msg.clone();
-                            sh.store
-                                .call(move |db| db.record_push_failure(first_seq, last_seq, &m))
-                                .await??;
-                            let after = self.backoff.next_delay(&mut self.rng, e.retry_after());
-                            tracing::info!(
-                                retry_in_ms = after.as_millis() as u64,
-                                "push failed: {msg}"
-                            );
-                            sh.status.send_modify(|s| s.last_error = Some(msg.clone()));
-                            sh.emit(SyncEvent::PushFailed {
-                                error: msg.clone(),
-                                retry_in_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
-                            });
-                            return Ok(Drained::Retry { after, error: msg });
-                        }
+                    if let Some(done) = self
+                        .on_failure(sh, e, ops.len(), first_seq, last_seq)
+                        .await?
+                    {
+                        return Ok(done);
                     }
                 }
             }
         }
     }
+
+    /// Records an answered batch, then tells the console and wakes the pull worker.
+    async fn record_answer(
+        &mut self,
+        sh: &Shared,
+        answer: Vec<PushResult>,
+    ) -> Result<(), StoreError> {
+        let results: Vec<(i64, OpResult)> = answer
+            .iter()
+            .map(|r| {
+                let res = match r.outcome() {
+                    Some(OpOutcome::Rejected { code, message }) => {
+                        OpResult::Rejected { code, message }
+                    }
+                    _ => OpResult::Sent {
+                        note: r.note.clone(),
+                    },
+                };
+                (r.seq, res)
+            })
+            .collect();
+        let tally = sh
+            .store
+            .call(move |db| db.record_push_results(&results, Utc::now()))
+            .await??;
+        self.backoff.reset();
+        self.limit = (self.limit * 2).min(sh.opts.batch_max_ops);
+        for r in &answer {
+            if let Some(OpOutcome::Rejected { code, message }) = r.outcome() {
+                tracing::warn!(seq = r.seq, code, "op rejected: {message}");
+                sh.emit(SyncEvent::OpRejected {
+                    seq: r.seq,
+                    code,
+                    message,
+                });
+            }
+        }
+        for (seq, note) in &tally.notes {
+            sh.emit(SyncEvent::OpNote {
+                seq: *seq,
+                note: note.clone(),
+            });
+        }
+        let remaining = sh.refresh_queue().await.unwrap_or(0);
+        sh.status.send_modify(|s| {
+            s.last_sync_at = Some(Utc::now());
+            s.last_error = None;
+        });
+        sh.emit(SyncEvent::BatchPushed {
+            sent: tally.sent,
+            rejected: tally.rejected,
+            remaining,
+        });
+        sh.pull_wake.notify_one();
+        Ok(())
+    }
+
+    /// Decides what a failed batch means: `None` = go on draining (the batch was narrowed or
+    /// its poison op quarantined), otherwise how the drain ends.
+    async fn on_failure(
+        &mut self,
+        sh: &Shared,
+        e: RemoteError,
+        batch_len: usize,
+        first_seq: i64,
+        last_seq: i64,
+    ) -> Result<Option<Drained>, StoreError> {
+        let msg = e.to_string();
+        match e.class() {
+            ErrorClass::Permanent if e.blames_payload() && batch_len > 1 => {
+                self.limit = (batch_len / 2).max(1);
+                tracing::info!("narrowing batch to {} ops: {msg}", self.limit);
+                Ok(None)
+            }
+            ErrorClass::Permanent if e.blames_payload() => {
+                let code = match &e {
+                    RemoteError::Api { code: Some(c), .. } => format!("server_error_{c}"),
+                    _ => "server_error".into(),
+                };
+                sh.store
+                    .call(move |db| db.quarantine_op(first_seq, &code, &msg))
+                    .await??;
+                self.limit = sh.opts.batch_max_ops;
+                Ok(None)
+            }
+            ErrorClass::Auth => {
+                let m = msg.clone();
+                sh.store
+                    .call(move |db| db.record_push_failure(first_seq, last_seq, &m))
+                    .await??;
+                sh.set_connectivity(Connectivity::Unauthorized, Some(msg.clone()))
+                    .await;
+                Ok(Some(Drained::Stopped(msg)))
+            }
+            ErrorClass::UpgradeRequired => {
+                sh.set_connectivity(Connectivity::UpgradeRequired, Some(msg.clone()))
+                    .await;
+                Ok(Some(Drained::Stopped(msg)))
+            }
+            ErrorClass::Transient | ErrorClass::Permanent => {
+                let m = msg.clone();
+                sh.store
+                    .call(move |db| db.record_push_failure(first_seq, last_seq, &m))
+                    .await??;
+                let after = self.backoff.next_delay(&mut self.rng, e.retry_after());
+                let retry_in_ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX);
+                tracing::info!(retry_in_ms, "push failed: {msg}");
+                sh.status.send_modify(|s| s.last_error = Some(msg.clone()));
+                sh.emit(SyncEvent::PushFailed {
+                    error: msg.clone(),
+                    retry_in_ms,
+                });
+                Ok(Some(Drained::Retry { after, error: msg }))
+            }
+        }
+    }
+}
+
+/// The wire form of a batch; `Err((seq, why))` for an op whose stored payload is not JSON.
+fn to_push_ops(batch: &[PendingOp], skew_ms: i64) -> Result<Vec<PushOp>, (i64, String)> {
+    batch
+        .iter()
+        .map(|op| {
+            let payload = RawValue::from_string(op.payload.clone())
+                .map_err(|e| (op.seq, format!("stored payload is not JSON: {e}")))?;
+            Ok(PushOp {
+                op_id: op.op_id.clone(),
+                seq: op.seq,
+                kind: op.kind.clone(),
+                device_time: op.created_at.clone(),
+                skew_ms,
+                payload,
+            })
+        })
+        .collect()
 }
 
 /// The push worker's loop: wait for a reason to push, drain, schedule the next attempt.
