@@ -729,6 +729,7 @@ create type public.kassa_push_item as (
   idx     integer,     -- position in the batch, from 1 (the op is p_ops -> (idx - 1))
   key     text,        -- lower(op_id) when the op is an object with a uuid op_id
   prev    jsonb,       -- its op log entry (null: none, or op_id repeated within the batch)
+  dup     boolean,     -- the op_id occurs more than once in the batch (its log is read live)
   fast    boolean,
   is_new  boolean,     -- a new, well-formed sale (fast) rather than a replay
   md5     text,
@@ -772,7 +773,11 @@ begin
   end if;
 
   with it as (
-    select x.*, p_ops -> (x.idx - 1) as op from unnest(p_items) x
+    select x.*, p_ops -> (x.idx - 1) as op, ex.taken
+      from unnest(p_items) x
+      -- one index probe per sale (a hashed subplan would read the whole sales table)
+      left join lateral (select true as taken from public.sales s
+                          where x.is_new and s.id = x.sale_id limit 1) ex on true
   ),
   -- Outcome per op, as kassa_push_op would decide it.
   st as (
@@ -784,7 +789,7 @@ begin
                     when it.prev ->> 'status' = 'rejected' then 'rejected_before'
                     else 'duplicate' end
              when it.hash <> it.op -> 'payload' ->> 'hash' then 'bad_hash'
-             when exists (select 1 from public.sales s where s.id = it.sale_id)
+             when it.taken
                or count(*) filter (where it.is_new and it.hash = it.op -> 'payload' ->> 'hash')
                     over (partition by it.sale_id order by it.idx rows unbounded preceding) > 1
                then 'sale_taken'
@@ -969,7 +974,7 @@ $$;
 -- The batch with the fast path (kassa_push_batch without isolation): classify every op in one
 -- query, then apply runs of consecutive fast ops set-wise and the other ops one by one.
 create or replace function public.kassa_push_batch_fast(p_device uuid, p_store uuid, p_threshold integer,
-                                                        p_ops jsonb, p_prev_log jsonb, p_dups text[])
+                                                        p_ops jsonb)
 returns jsonb
 language plpgsql
 set search_path = ''
@@ -980,7 +985,6 @@ declare
   v_item public.kassa_push_item;
   v_op jsonb;
   v_fast jsonb[];
-  v_key text;
   v_prev jsonb;
 begin
   for v_run in
@@ -993,12 +997,24 @@ begin
                   then lower(x.e ->> 'op_id') end as key
         from jsonb_array_elements(p_ops) with ordinality as x(e, i)
     ),
+    -- op_ids that occur more than once in the batch (looked up live, op by op)
+    n as materialized (
+      select e.idx, count(*) over (partition by e.key) > 1 as dup from e where e.key is not null
+    ),
     k as (
       select e.idx, e.seq, e.skew, e.kind, e.p, e.key,
              public.kassa_ts(e.p ->> 'created_at') as created,
-             case when e.key is not null and not (e.key = any(p_dups)) then p_prev_log -> e.key end as prev,
-             e.key is not null and not (e.key = any(p_dups)) as single
+             pl.prev, coalesce(n.dup, false) as dup,
+             e.key is not null and not n.dup as single
         from e
+        left join n on n.idx = e.idx
+        -- the op log entry of a single op_id: one index probe each
+        left join lateral (select jsonb_build_object('content_md5', a.content_md5, 'status', a.status,
+                                                     'code', a.code, 'message', a.message, 'note', a.note) as prev
+                             from public.applied_ops a
+                            where e.key is not null and not n.dup
+                              and a.device_id = p_device and a.op_id = e.key::uuid
+                            limit 1) pl on true
     ),
     -- A new op: a `sale` whose op fields and payload pass every check of kassa_push_op and
     -- kassa_validate_sale (CASE keeps the casts behind their checks).
@@ -1039,7 +1055,7 @@ begin
     -- in that order (as tills send them; otherwise the op goes the per-op way), so that the
     -- canonical form needs no sort (plain aggregates over the array, per sale).
     c as (
-      select h.idx, h.seq, h.skew, h.kind, h.key, h.prev, h.created,
+      select h.idx, h.seq, h.skew, h.kind, h.key, h.prev, h.dup, h.created,
              h.single and (h.prev is not null or (h.head_ok and lv.ok and coalesce(tv.ok, true))) as fast,
              h.head_ok and lv.ok and coalesce(tv.ok, true) as is_new,
              h.p, lv.canon as lcanon, tv.canon as tcanon
@@ -1095,7 +1111,7 @@ begin
     ),
     items as (
       select c.idx, c.fast,
-             row(c.idx, c.key, c.prev, c.fast, c.is_new,
+             row(c.idx, c.key, c.prev, c.dup, c.fast, c.is_new,
                  case when c.fast then md5(coalesce(c.kind::text, '') || '|' || coalesce(c.p::text, '')) end,
                  case when c.is_new then c.seq::bigint end,
                  case when c.is_new then coalesce((c.skew #>> '{}')::bigint, 0) end,
@@ -1127,14 +1143,13 @@ begin
     else
       foreach v_item in array v_run.items loop
         v_op := p_ops -> (v_item.idx - 1);
-        v_key := lower(v_op ->> 'op_id');
-        if v_key = any(p_dups) then
+        if v_item.dup then
           select jsonb_build_object('content_md5', a.content_md5, 'status', a.status, 'code', a.code,
                                     'message', a.message, 'note', a.note)
             into v_prev
-            from public.applied_ops a where a.device_id = p_device and a.op_id = v_key::uuid;
+            from public.applied_ops a where a.device_id = p_device and a.op_id = v_item.key::uuid;
         else
-          v_prev := p_prev_log -> v_key;
+          v_prev := v_item.prev;
         end if;
         v_results := array_append(v_results,
                        public.kassa_push_op(p_device, p_store, p_threshold, v_op, v_prev));
@@ -1162,6 +1177,10 @@ declare
   v_msg text;
   r jsonb;
 begin
+  if not p_isolate and coalesce(current_setting('kassa.push_fast_path', true), '') <> 'off' then
+    return public.kassa_push_batch_fast(p_device, p_store, p_threshold, p_ops);
+  end if;
+
   -- The op log entries of this batch's op_ids, in one query.
   select coalesce(jsonb_object_agg(a.op_id::text, jsonb_build_object(
            'content_md5', a.content_md5, 'status', a.status, 'code', a.code,
@@ -1175,10 +1194,6 @@ begin
   v_dups := array(select lower(e ->> 'op_id') from jsonb_array_elements(p_ops) e
                    where public.kassa_is_uuid(e ->> 'op_id')
                    group by 1 having count(*) > 1);
-
-  if not p_isolate and coalesce(current_setting('kassa.push_fast_path', true), '') <> 'off' then
-    return public.kassa_push_batch_fast(p_device, p_store, p_threshold, p_ops, v_prev_log, v_dups);
-  end if;
 
   for v_op in select e from jsonb_array_elements(p_ops) with ordinality as x(e, i) order by i loop
     v_key := lower(v_op ->> 'op_id');
