@@ -153,3 +153,91 @@ pub(crate) async fn run(sh: Arc<Shared>, mut rng: StdRng) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, RemoteConfig};
+    use crate::store::{StoreHandle, StoreOptions};
+    use crate::sync::engine::shared;
+    use crate::sync::EngineOptions;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A one-shot server whose clock runs `ahead_ms` ahead of ours, answering after `delay`.
+    async fn server(ahead_ms: i64, min_schema: i64, delay: Duration) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 65536];
+                let _ = s.read(&mut buf).await;
+                tokio::time::sleep(delay).await;
+                let t = Utc::now() + chrono::Duration::milliseconds(ahead_ms);
+                let body = format!(
+                    r#"{{"server_time":"{}","min_client_schema":{min_schema}}}"#,
+                    timestamp(t)
+                );
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    async fn one_beat(url: String) -> (Beat, crate::sync::SyncStatus) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StoreHandle::open(&dir.path().join("t.db"), StoreOptions::default()).unwrap();
+        let config = Config {
+            remote: RemoteConfig {
+                url: Some(url),
+                anon_key: Some("k".into()),
+                device_token: Some("t".into()),
+                ..RemoteConfig::default()
+            },
+            ..Config::default()
+        };
+        let (sh, _stop) = shared(store, &config, EngineOptions::from_config(&config));
+        let mut failures = 0;
+        let b = beat(&sh, &mut failures).await;
+        let status = sh.status.borrow().clone();
+        (b, status)
+    }
+
+    #[tokio::test]
+    async fn the_clock_skew_is_server_time_minus_the_midpoint_of_the_round_trip() {
+        let url = server(5_000, 1, Duration::from_millis(200)).await;
+        let (b, s) = one_beat(url).await;
+        let Beat::Up {
+            latency_ms,
+            skew_ms,
+        } = b
+        else {
+            panic!("{b:?}");
+        };
+        assert!(latency_ms >= 200, "{latency_ms}");
+        // The server stamped its time at the end of the round trip: half of it shows as skew.
+        let expected = 5_000 + i64::try_from(latency_ms / 2).unwrap();
+        assert!(
+            (skew_ms - expected).abs() < 150,
+            "skew {skew_ms}, expected ~{expected}"
+        );
+        assert_eq!(s.connectivity, Connectivity::Online);
+        assert_eq!(s.skew_ms, Some(skew_ms));
+        assert_eq!(s.recent_latencies_ms, vec![latency_ms]);
+    }
+
+    #[tokio::test]
+    async fn a_slow_answer_is_degraded_and_a_newer_minimum_schema_stops_the_till() {
+        let url = server(0, 1, Duration::from_millis(1700)).await;
+        let (_, s) = one_beat(url).await;
+        assert_eq!(s.connectivity, Connectivity::Degraded);
+        let url = server(0, 999, Duration::ZERO).await;
+        let (b, s) = one_beat(url).await;
+        assert!(matches!(b, Beat::UpgradeRequired { min: 999 }), "{b:?}");
+        assert_eq!(s.connectivity, Connectivity::UpgradeRequired);
+        assert!(s.last_error.unwrap_or_default().contains("upgrade"));
+    }
+}
