@@ -11,18 +11,42 @@ use crate::store::LocalStatus;
 struct StatusOut {
     /// `unconfigured` without a remote; otherwise what the sync engine last saw.
     connectivity: String,
+    /// What the last heartbeat measured (null until one was answered).
+    latency_ms: Option<u64>,
+    skew_ms: Option<i64>,
+    last_heartbeat_at: Option<String>,
+    offline_since: Option<String>,
     #[serde(flatten)]
     local: LocalStatus,
     database: String,
 }
 
+/// The fields of the sync engine's persisted snapshot (`meta.sync_status`) that status shows.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct SeenStatus {
+    latency_ms: Option<u64>,
+    skew_ms: Option<i64>,
+    last_heartbeat_at: Option<String>,
+    offline_since: Option<String>,
+}
+
 pub fn run(ctx: &Context, json: bool) -> CliResult {
     let store = ctx.open_store()?;
     let configured = ctx.config.remote.is_configured();
-    let (local, seen) =
+    let (local, seen, snapshot) =
         store.call_blocking(move |db| -> Result<_, crate::store::StoreError> {
-            Ok((db.status(chrono::Utc::now())?, db.meta_get("connectivity")?))
+            Ok((
+                db.status(chrono::Utc::now())?,
+                db.meta_get("connectivity")?,
+                db.meta_get("sync_status")?,
+            ))
         })??;
+    // A snapshot this build cannot read is shown as unknown, not an error.
+    let snap: SeenStatus = snapshot
+        .filter(|_| configured)
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
     let connectivity = if configured {
         seen.unwrap_or_else(|| "unknown".into())
     } else {
@@ -30,6 +54,10 @@ pub fn run(ctx: &Context, json: bool) -> CliResult {
     };
     let out = StatusOut {
         connectivity,
+        latency_ms: snap.latency_ms,
+        skew_ms: snap.skew_ms,
+        last_heartbeat_at: snap.last_heartbeat_at,
+        offline_since: snap.offline_since,
         local,
         database: ctx.db_path.display().to_string(),
     };
@@ -38,7 +66,20 @@ pub fn run(ctx: &Context, json: bool) -> CliResult {
         return Ok(ExitCode::SUCCESS);
     }
     let l = &out.local;
-    println!("connectivity      {}", out.connectivity);
+    let mut conn = out.connectivity.clone();
+    if let Some(ms) = out.latency_ms.filter(|_| conn == "online") {
+        conn.push_str(&format!(" {ms} ms"));
+    }
+    if let Some(since) = &out.offline_since {
+        conn.push_str(&format!(" since {since}"));
+    }
+    if let Some(hb) = &out.last_heartbeat_at {
+        conn.push_str(&format!(" (last heartbeat {hb})"));
+    }
+    println!("connectivity      {conn}");
+    if let Some(skew) = out.skew_ms {
+        println!("clock skew        {skew} ms (server minus till)");
+    }
     println!("pending           {}", l.pending);
     println!(
         "oldest pending    {}",
