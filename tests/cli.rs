@@ -191,3 +191,50 @@ fn print_default_config_shows_every_key() {
         assert!(text.contains(key), "{key} missing");
     }
 }
+
+#[test]
+fn the_token_and_key_never_reach_the_log_or_the_terminal() {
+    use std::io::{Read, Write};
+    // A server that refuses every request, as a Supabase project does with a bad token.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(20) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 65536];
+            let _ = s.read(&mut buf);
+            let body = r#"{"code":"PGRST301","message":"JWSError JWSInvalidSignature","details":null,"hint":null}"#;
+            let _ = write!(
+                s,
+                "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let t = Till::new();
+    t.json(&["sell", "--json", "1001"]);
+    let (key, token) = (
+        "anon-key-SECRET-1234567890",
+        "device-token-SECRET-0987654321",
+    );
+    let out = t
+        .cmd()
+        .args(["sync", "--once"])
+        .env("KASSA_REMOTE_URL", format!("http://{addr}"))
+        .env("KASSA_ANON_KEY", key)
+        .env("KASSA_DEVICE_TOKEN", token)
+        .env("KASSA_LOG", "trace")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a refused token is a failed sync");
+    let log =
+        std::fs::read_to_string(t.dir.path().join("state/kassa/kassa.log")).unwrap_or_default();
+    assert!(!log.is_empty(), "the log was written");
+    for text in [
+        log,
+        stderr(&out),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ] {
+        assert!(!text.contains("SECRET"), "a secret leaked: {text}");
+    }
+}
