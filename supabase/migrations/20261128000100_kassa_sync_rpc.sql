@@ -1188,8 +1188,9 @@ begin
     into v_prev_log
     from public.applied_ops a
    where a.device_id = p_device
-     and a.op_id in (select (e ->> 'op_id')::uuid from jsonb_array_elements(p_ops) e
-                      where public.kassa_is_uuid(e ->> 'op_id'));
+     -- = any(array): index probes on (device_id, op_id), never a scan of the device's history
+     and a.op_id = any (array(select (e ->> 'op_id')::uuid from jsonb_array_elements(p_ops) e
+                               where public.kassa_is_uuid(e ->> 'op_id')));
   -- op_ids that occur more than once in this batch: looked up live.
   v_dups := array(select lower(e ->> 'op_id') from jsonb_array_elements(p_ops) e
                    where public.kassa_is_uuid(e ->> 'op_id')
