@@ -45,16 +45,10 @@ pub struct PushTally {
     pub notes: Vec<(i64, String)>,
 }
 
-/// A product as the server has it.
+/// A product as the server has it, with the version it has there.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProductUpdate {
-    pub sku: String,
-    pub barcode: Option<String>,
-    pub name: String,
-    pub price_cents: i64,
-    pub tax_rate_bp: i64,
-    pub price_includes_tax: bool,
-    pub active: bool,
+    pub product: crate::domain::Product,
     pub version: i64,
 }
 
@@ -257,7 +251,11 @@ impl Db {
                      price_includes_tax = excluded.price_includes_tax,
                      active = excluded.active, version = excluded.version",
             )?;
-            for p in &page.products {
+            for ProductUpdate {
+                product: p,
+                version,
+            } in &page.products
+            {
                 if let Some(b) = &p.barcode {
                     clear_barcode.execute(params![b, p.sku])?;
                 }
@@ -269,7 +267,7 @@ impl Db {
                     p.tax_rate_bp,
                     p.price_includes_tax,
                     p.active,
-                    p.version
+                    version
                 ])?;
             }
             let mut stock = tx.prepare_cached(

@@ -99,13 +99,15 @@ fn a_pull_page_updates_catalog_stock_conflicts_and_cursors_in_one_go() {
     let (_d, mut db) = db();
     let page = PullPage {
         products: vec![ProductUpdate {
-            sku: "1001".into(),
-            barcode: Some("4000000010012".into()),
-            name: "Whole milk 1L".into(),
-            price_cents: 129,
-            tax_rate_bp: 700,
-            price_includes_tax: true,
-            active: true,
+            product: crate::domain::Product {
+                sku: "1001".into(),
+                barcode: Some("4000000010012".into()),
+                name: "Whole milk 1L".into(),
+                price_cents: 129,
+                tax_rate_bp: 700,
+                price_includes_tax: true,
+                active: true,
+            },
             version: 5,
         }],
         stock: vec![StockUpdate {

@@ -43,15 +43,28 @@ fn to_page(reply: PullReply) -> PullPage {
             .catalog
             .rows
             .into_iter()
-            .map(|r| ProductUpdate {
-                sku: r.sku,
-                barcode: r.barcode,
-                name: r.name,
-                price_cents: r.price_cents,
-                tax_rate_bp: r.tax_rate_bp,
-                price_includes_tax: r.price_includes_tax,
-                active: r.active,
-                version: r.version,
+            .filter_map(|r| {
+                let product = crate::domain::Product {
+                    sku: r.sku,
+                    barcode: r.barcode,
+                    name: r.name,
+                    price_cents: r.price_cents,
+                    tax_rate_bp: r.tax_rate_bp,
+                    price_includes_tax: r.price_includes_tax,
+                    active: r.active,
+                };
+                // A product the till could not sell correctly is left out (and logged), so one
+                // bad row never blocks the rest of the catalog.
+                match product.validate() {
+                    Ok(()) => Some(ProductUpdate {
+                        product,
+                        version: r.version,
+                    }),
+                    Err(e) => {
+                        tracing::warn!(sku = %product.sku, "server sent an unusable product: {e}");
+                        None
+                    }
+                }
             })
             .collect(),
         stock: reply
@@ -161,5 +174,38 @@ pub(crate) async fn run(sh: Arc<Shared>, mut rng: StdRng) {
                 not_before = Instant::now() + backoff.next_delay(&mut rng, None);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_product_the_till_cannot_sell_is_left_out_and_the_rest_applies() {
+        let reply: PullReply = serde_json::from_value(serde_json::json!({
+            "catalog": {"rows": [
+                {"sku": "1001", "barcode": null, "name": "Milk", "price_cents": 119,
+                 "tax_rate_bp": 700, "price_includes_tax": true, "active": true, "version": 3},
+                {"sku": "bad|sku", "barcode": null, "name": "Pipe", "price_cents": 1,
+                 "tax_rate_bp": 700, "price_includes_tax": true, "active": true, "version": 4},
+                {"sku": "1002", "barcode": null, "name": "Tax", "price_cents": 1,
+                 "tax_rate_bp": 20000, "price_includes_tax": true, "active": true, "version": 5}
+            ], "cursor": 5, "more": false},
+            "stock": {"rows": [], "cursor": 0, "more": false},
+            "conflicts": {"rows": [], "cursor": 0, "more": false}
+        }))
+        .unwrap();
+        let page = to_page(reply);
+        let skus: Vec<&str> = page
+            .products
+            .iter()
+            .map(|p| p.product.sku.as_str())
+            .collect();
+        assert_eq!(skus, vec!["1001"]);
+        assert_eq!(
+            page.cursors.catalog, 5,
+            "the cursor still moves past the bad rows"
+        );
     }
 }
