@@ -1,7 +1,7 @@
 //! The gateway's life cycle: [`Config`], [`serve`] (router, accept loop) and the
 //! [`ServerHandle`] that stops it. What happens to one request is in the submodules:
-//! [`state`] (pool, keys, schema cache), [`auth`] (apikey and JWT → role), [`request`] (one
-//! transaction per request, the response) and the handlers [`rpc`] and [`tables`].
+//! `state` (pool, keys, schema cache), `auth` (apikey and JWT → role), `request` (one
+//! transaction per request, the response) and the handlers `rpc` and `tables`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

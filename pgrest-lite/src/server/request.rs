@@ -1,6 +1,6 @@
 //! One request, start to end: the transaction it runs in (role, request settings and the
 //! role's own settings, all transaction-local, like PostgREST), the JSON response and the
-//! log line. [`respond`] is the frame every handler runs in.
+//! log line. [`respond`] is the frame every handler runs in; [`Call::run`] its transaction.
 
 use std::future::Future;
 use std::time::Instant;
@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
-use super::auth::Auth;
+use super::auth::{authenticate, Auth};
 use super::state::{pool_error, AppState};
 use crate::error::ApiError;
 
@@ -40,12 +40,13 @@ pub(super) struct Outcome {
     pub(super) content_range: Option<String>,
 }
 
-/// What the request settings are made of.
-pub(super) struct RequestCtx<'a> {
-    pub(super) method: &'a str,
-    pub(super) path: &'a str,
-    pub(super) headers: &'a HeaderMap,
-    pub(super) read_only: bool,
+/// One authenticated request as a handler sees it: what the request settings are made of.
+pub(super) struct Call<'a> {
+    pub(super) state: &'a AppState,
+    auth: Auth,
+    method: &'a Method,
+    path: &'a str,
+    headers: &'a HeaderMap,
 }
 
 fn headers_json(headers: &HeaderMap) -> String {
@@ -61,45 +62,47 @@ fn headers_json(headers: &HeaderMap) -> String {
     Value::Object(m).to_string()
 }
 
-/// Runs `sql` with `params` in one transaction prepared like PostgREST prepares it. Returns
-/// the first row's first column (the JSON body) and, if there is one, its second (a count).
-pub(super) async fn run_in_request_tx(
-    state: &AppState,
-    auth: &Auth,
-    ctx: &RequestCtx<'_>,
-    sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-) -> Result<Option<(Option<String>, Option<i64>)>, ApiError> {
-    let anon = auth.role == state.anon_role;
-    let pg = |e: tokio_postgres::Error| ApiError::from_pg(&e, anon);
-    let mut client = state.pool.get().await.map_err(pool_error)?;
-    let tx = client
-        .build_transaction()
-        .read_only(ctx.read_only)
-        .start()
+impl Call<'_> {
+    /// Runs `sql` with `params` in one transaction prepared like PostgREST prepares it
+    /// (read-only for GET). Returns the first row's first column (the JSON body) and, if there
+    /// is one, its second (a count).
+    pub(super) async fn run(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Option<(Option<String>, Option<i64>)>, ApiError> {
+        let (state, auth) = (self.state, &self.auth);
+        let anon = auth.role == state.anon_role;
+        let pg = |e: tokio_postgres::Error| ApiError::from_pg(&e, anon);
+        let mut client = state.pool.get().await.map_err(pool_error)?;
+        let tx = client
+            .build_transaction()
+            .read_only(*self.method == Method::GET)
+            .start()
+            .await
+            .map_err(pg)?;
+        let setup = tx.prepare_cached(SETUP_SQL).await.map_err(pg)?;
+        tx.query_one(
+            &setup,
+            &[
+                &auth.role,
+                &auth.claims,
+                &self.method.as_str(),
+                &self.path,
+                &headers_json(self.headers),
+            ],
+        )
         .await
         .map_err(pg)?;
-    let setup = tx.prepare_cached(SETUP_SQL).await.map_err(pg)?;
-    tx.query_one(
-        &setup,
-        &[
-            &auth.role,
-            &auth.claims,
-            &ctx.method,
-            &ctx.path,
-            &headers_json(ctx.headers),
-        ],
-    )
-    .await
-    .map_err(pg)?;
-    let stmt = tx.prepare_cached(sql).await.map_err(pg)?;
-    let row = tx.query_opt(&stmt, params).await.map_err(pg)?;
-    tx.commit().await.map_err(pg)?;
-    Ok(row.map(|r| {
-        let body: Option<String> = r.get(0);
-        let count: Option<i64> = if r.len() > 1 { r.get(1) } else { None };
-        (body, count)
-    }))
+        let stmt = tx.prepare_cached(sql).await.map_err(pg)?;
+        let row = tx.query_opt(&stmt, params).await.map_err(pg)?;
+        tx.commit().await.map_err(pg)?;
+        Ok(row.map(|r| {
+            let body: Option<String> = r.get(0);
+            let count: Option<i64> = if r.len() > 1 { r.get(1) } else { None };
+            (body, count)
+        }))
+    }
 }
 
 /// PostgREST's "Empty or invalid json" (400, `PGRST102`).
@@ -112,15 +115,34 @@ pub(super) fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| invalid_json().with_details(e.to_string()))
 }
 
-/// Runs a handler's work, logs how it went and turns it into the HTTP response.
-pub(super) async fn respond(
-    method: Method,
-    path: &str,
-    work: impl Future<Output = Result<Outcome, ApiError>>,
-) -> Response {
+/// The frame every handler runs in: authenticates the request (see [`super::auth`]), runs
+/// `work` for it, logs how it went and turns the result into the HTTP response.
+pub(super) async fn respond<'a, Fut>(
+    state: &'a AppState,
+    method: &'a Method,
+    path: &'a str,
+    headers: &'a HeaderMap,
+    query: Option<&str>,
+    work: impl FnOnce(Call<'a>) -> Fut,
+) -> Response
+where
+    Fut: Future<Output = Result<Outcome, ApiError>>,
+{
     let started = Instant::now();
-    let result = work.await;
-    log_request(&method, path, started, &result);
+    let result = match authenticate(state, headers, query) {
+        Ok(auth) => {
+            work(Call {
+                state,
+                auth,
+                method,
+                path,
+                headers,
+            })
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    log_request(method, path, started, &result);
     match result {
         Ok(o) => json_response(o),
         Err(e) => e.into_response(),

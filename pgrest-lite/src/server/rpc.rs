@@ -9,8 +9,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
 
-use super::auth::authenticate;
-use super::request::{parse_json, respond, run_in_request_tx, Outcome, RequestCtx};
+use super::request::{parse_json, respond, Call, Outcome};
 use super::state::AppState;
 use crate::error::ApiError;
 use crate::schema::rpc_sql;
@@ -23,19 +22,13 @@ pub(super) async fn rpc(
     body: Bytes,
 ) -> Response {
     let path = format!("/rpc/{function}");
-    let work = rpc_inner(&state, &function, query.as_deref(), &headers, &body, &path);
-    respond(Method::POST, &path, work).await
+    let query = query.as_deref();
+    let work = |call| async move { call_function(&call, &function, &body).await };
+    respond(&state, &Method::POST, &path, &headers, query, work).await
 }
 
-async fn rpc_inner(
-    state: &AppState,
-    function: &str,
-    query: Option<&str>,
-    headers: &HeaderMap,
-    body: &Bytes,
-    path: &str,
-) -> Result<Outcome, ApiError> {
-    let auth = authenticate(state, headers, query)?;
+async fn call_function(call: &Call<'_>, function: &str, body: &[u8]) -> Result<Outcome, ApiError> {
+    let state = call.state;
     let args: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Map::new())
     } else {
@@ -76,13 +69,7 @@ async fn rpc_inner(
     } else {
         vec![&args_text]
     };
-    let ctx = RequestCtx {
-        method: "POST",
-        path,
-        headers,
-        read_only: false,
-    };
-    let row = run_in_request_tx(state, &auth, &ctx, &sql, &params).await?;
+    let row = call.run(&sql, &params).await?;
     if returns_void {
         return Ok(Outcome {
             status: StatusCode::NO_CONTENT,

@@ -9,8 +9,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::auth::authenticate;
-use super::request::{invalid_json, parse_json, respond, run_in_request_tx, Outcome, RequestCtx};
+use super::request::{invalid_json, parse_json, respond, Call, Outcome};
 use super::state::AppState;
 use crate::error::ApiError;
 use crate::query::ReadRequest;
@@ -34,18 +33,13 @@ pub(super) async fn read_table(
     headers: HeaderMap,
 ) -> Response {
     let path = format!("/{table}");
-    let work = read_inner(&state, &table, query.as_deref(), &headers, &path);
-    respond(Method::GET, &path, work).await
+    let query = query.as_deref();
+    let work = |call| async move { read(&call, &table, query).await };
+    respond(&state, &Method::GET, &path, &headers, query, work).await
 }
 
-async fn read_inner(
-    state: &AppState,
-    table: &str,
-    query: Option<&str>,
-    headers: &HeaderMap,
-    path: &str,
-) -> Result<Outcome, ApiError> {
-    let auth = authenticate(state, headers, query)?;
+async fn read(call: &Call<'_>, table: &str, query: Option<&str>) -> Result<Outcome, ApiError> {
+    let state = call.state;
     let req = ReadRequest::parse(query.unwrap_or(""))?;
     let cache = state.schema_with(|c| c.tables.contains_key(table)).await?;
     let def = cache
@@ -55,13 +49,7 @@ async fn read_inner(
     let (sql, params) = req.to_sql(&state.schema_name, def)?;
     let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
         params.iter().map(|p| p.as_sql()).collect();
-    let ctx = RequestCtx {
-        method: "GET",
-        path,
-        headers,
-        read_only: true,
-    };
-    let row = run_in_request_tx(state, &auth, &ctx, &sql, &refs).await?;
+    let row = call.run(&sql, &refs).await?;
     let (body, count) = row.unwrap_or((None, None));
     let count = count.unwrap_or(0);
     let first = req.offset.unwrap_or(0);
@@ -85,22 +73,16 @@ pub(super) async fn insert_table(
     body: Bytes,
 ) -> Response {
     let path = format!("/{table}");
-    let work = insert_inner(&state, &table, query.as_deref(), &headers, &body, &path);
-    respond(Method::POST, &path, work).await
+    let query = query.as_deref();
+    let work = |call| async move { insert(&call, &table, &body).await };
+    respond(&state, &Method::POST, &path, &headers, query, work).await
 }
 
 /// `POST /rest/v1/{table}` with a JSON object or array of objects: an INSERT of the given
 /// columns (as PostgREST does it, through `jsonb_populate_recordset`), 201 without a body.
 /// Enough for head-office style writes and for checking that devices cannot write.
-async fn insert_inner(
-    state: &AppState,
-    table: &str,
-    query: Option<&str>,
-    headers: &HeaderMap,
-    body: &Bytes,
-    path: &str,
-) -> Result<Outcome, ApiError> {
-    let auth = authenticate(state, headers, query)?;
+async fn insert(call: &Call<'_>, table: &str, body: &[u8]) -> Result<Outcome, ApiError> {
+    let state = call.state;
     let rows = match parse_json(body)? {
         Value::Array(a) => a,
         o @ Value::Object(_) => vec![o],
@@ -138,13 +120,7 @@ async fn insert_inner(
         "with _ins as (insert into {qualified} ({cols}) select {cols} from jsonb_populate_recordset(null::{qualified}, $1::text::jsonb) returning 1) select null::text, count(*) from _ins"
     );
     let rows_text = Value::Array(rows).to_string();
-    let ctx = RequestCtx {
-        method: "POST",
-        path,
-        headers,
-        read_only: false,
-    };
-    run_in_request_tx(state, &auth, &ctx, &sql, &[&rows_text]).await?;
+    call.run(&sql, &[&rows_text]).await?;
     Ok(Outcome {
         status: StatusCode::CREATED,
         body: None,
