@@ -17,7 +17,7 @@ use pgrest_lite::testing::TestStack;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use support::fault_proxy::{Fault, FaultProxy};
-use sync_env::{fast_options, server_books, wait_for, SyncTill};
+use sync_env::{fast_options, sell_on, server_books, wait_for, SyncTill};
 
 const SALES: usize = 1000;
 const TILLS: usize = 3;
@@ -63,7 +63,6 @@ async fn three_tills_through_a_faulty_network_land_every_sale_exactly_once() {
         let n = SALES / TILLS + usize::from(d < SALES % TILLS);
         sellers.push(tokio::spawn(async move {
             let mut rng = StdRng::seed_from_u64(SEED * 10 + d as u64);
-            let helper = SyncTillRef { store };
             for _ in 0..n {
                 let lines: Vec<(String, i64)> = (0..rng.random_range(1..=3))
                     .map(|_| {
@@ -73,7 +72,7 @@ async fn three_tills_through_a_faulty_network_land_every_sale_exactly_once() {
                         )
                     })
                     .collect();
-                helper.sell(lines).await;
+                sell_on(&store, lines).await;
                 if rng.random_bool(0.5) {
                     tokio::time::sleep(Duration::from_millis(rng.random_range(1..20))).await;
                 }
@@ -147,32 +146,4 @@ async fn three_tills_through_a_faulty_network_land_every_sale_exactly_once() {
         "the campaign injected too few faults: {faults}"
     );
     stack.cleanup().await;
-}
-
-/// Sells through a store handle (a `SyncTill` without its temp dir, for a spawned task).
-struct SyncTillRef {
-    store: kassa::store::StoreHandle,
-}
-
-impl SyncTillRef {
-    async fn sell(&self, lines: Vec<(String, i64)>) {
-        use kassa::domain::tender::settle;
-        use kassa::domain::{Cart, Currency, Payment};
-        self.store
-            .call(move |db| {
-                let mut cart = Cart::new(Currency::EUR);
-                for (sku, qty) in &lines {
-                    let p = db.find_product(sku)?.expect("known sku");
-                    cart.add(&p, *qty)?;
-                }
-                let total = cart.totals()?.total_cents;
-                let s = settle(total, Payment::Card, 0, Currency::EUR)?;
-                Ok::<_, kassa::store::StoreError>(
-                    db.commit_sale(&cart, &s, chrono::Utc::now())?.seq,
-                )
-            })
-            .await
-            .expect("store")
-            .expect("sale");
-    }
 }

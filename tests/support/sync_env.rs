@@ -48,23 +48,8 @@ impl SyncTill {
 
     /// Commits one card sale of `lines` (sku, qty); returns its seq.
     pub async fn sell(&self, lines: &[(&str, i64)]) -> i64 {
-        let lines: Vec<(String, i64)> = lines.iter().map(|(s, q)| (s.to_string(), *q)).collect();
-        self.store
-            .call(move |db| {
-                let mut cart = Cart::new(Currency::EUR);
-                for (sku, qty) in &lines {
-                    let p = db.find_product(sku)?.expect("known sku");
-                    cart.add(&p, *qty)?;
-                }
-                let total = cart.totals()?.total_cents;
-                let s = settle(total, Payment::Card, 0, Currency::EUR)?;
-                Ok::<_, kassa::store::StoreError>(
-                    db.commit_sale(&cart, &s, chrono::Utc::now())?.seq,
-                )
-            })
-            .await
-            .expect("store")
-            .expect("sale")
+        let lines = lines.iter().map(|(s, q)| (s.to_string(), *q)).collect();
+        sell_on(&self.store, lines).await
     }
 
     pub async fn count(&self, filter: QueueFilter) -> i64 {
@@ -177,4 +162,23 @@ pub async fn server_books(stack: &TestStack) -> ServerBooks {
         ledger_mismatches,
         movement_mismatches,
     }
+}
+
+/// Commits one card sale of `lines` (sku, qty) through `store`; returns its seq.
+/// (For spawned tasks that hold only a clone of the store handle.)
+pub async fn sell_on(store: &StoreHandle, lines: Vec<(String, i64)>) -> i64 {
+    store
+        .call(move |db| {
+            let mut cart = Cart::new(Currency::EUR);
+            for (sku, qty) in &lines {
+                let p = db.find_product(sku)?.expect("known sku");
+                cart.add(&p, *qty)?;
+            }
+            let total = cart.totals()?.total_cents;
+            let s = settle(total, Payment::Card, 0, Currency::EUR)?;
+            Ok::<_, kassa::store::StoreError>(db.commit_sale(&cart, &s, chrono::Utc::now())?.seq)
+        })
+        .await
+        .expect("store")
+        .expect("sale")
 }
