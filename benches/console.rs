@@ -384,38 +384,18 @@ fn main() {
     // --- idle CPU and memory ---------------------------------------------------------------
     let pid = console.pid().expect("pid");
     console.settle(Duration::from_millis(500));
-    let before = proc_ticks(pid).expect("stat");
-    let t = Instant::now();
-    std::thread::sleep(Duration::from_secs(idle_s));
-    let after = proc_ticks(pid).expect("stat");
-    let wall = t.elapsed().as_secs_f64();
-    let cpu_pct = (after - before) as f64 / hz / wall * 100.0;
-    let rss_mb = vm_rss_kb(pid).unwrap_or(0) as f64 / 1024.0;
+    let Idle {
+        wall,
+        ticks,
+        cpu_pct,
+        rss_mb,
+    } = measure_idle(pid, idle_s, hz);
     println!(
         "idle CPU over {wall:.0} s: {cpu_pct:.3} % of one core ({} ticks at {hz} Hz; 1 Hz redraw while pending ops age; no remote configured, so the heartbeat makes no requests)",
-        after - before
+        ticks
     );
     println!("resident memory (VmRSS): {rss_mb:.1} MB");
-    report(&Figure {
-        name: "console idle CPU",
-        value: cpu_pct,
-        unit: "% of a core",
-        baseline_name: None,
-        baseline: None,
-        target: "< 0.5 %",
-        met: Some(cpu_pct < 0.5),
-        better: Better::Lower,
-    });
-    report(&Figure {
-        name: "console resident memory",
-        value: rss_mb,
-        unit: "MB",
-        baseline_name: None,
-        baseline: None,
-        target: "< 25 MB",
-        met: Some(rss_mb < 25.0),
-        better: Better::Lower,
-    });
+    report_idle("", cpu_pct, rss_mb);
     console.send("\x1b");
     console.wait_for("Code/barcode ▸  ", Duration::from_secs(5));
     console.send("q");
@@ -443,21 +423,49 @@ fn idle_with_heartbeat(dir: &std::path::Path, idle_s: u64, hz: f64) {
     // Let the first pull (catalog, stock, conflicts) finish.
     std::thread::sleep(Duration::from_secs(5));
     let pid = console.pid().expect("pid");
+    let Idle {
+        wall,
+        ticks,
+        cpu_pct,
+        rss_mb,
+    } = measure_idle(pid, idle_s, hz);
+    let screen = console.contents();
+    let strip = screen.lines().nth(1).unwrap_or("").trim().to_string();
+    println!(
+        "idle CPU with the heartbeat running over {wall:.0} s: {cpu_pct:.3} % of one core ({} ticks); VmRSS {rss_mb:.1} MB; strip: {strip}",
+        ticks
+    );
+    report_idle(", heartbeat running", cpu_pct, rss_mb);
+    console.send("q");
+    console.wait_exit(Duration::from_secs(15));
+}
+
+/// CPU and memory of an idle process over `idle_s` seconds.
+struct Idle {
+    wall: f64,
+    ticks: u64,
+    cpu_pct: f64,
+    rss_mb: f64,
+}
+
+fn measure_idle(pid: u32, idle_s: u64, hz: f64) -> Idle {
     let before = proc_ticks(pid).expect("stat");
     let t = Instant::now();
     std::thread::sleep(Duration::from_secs(idle_s));
     let after = proc_ticks(pid).expect("stat");
     let wall = t.elapsed().as_secs_f64();
-    let cpu_pct = (after - before) as f64 / hz / wall * 100.0;
-    let rss_mb = vm_rss_kb(pid).unwrap_or(0) as f64 / 1024.0;
-    let screen = console.contents();
-    let strip = screen.lines().nth(1).unwrap_or("").trim().to_string();
-    println!(
-        "idle CPU with the heartbeat running over {wall:.0} s: {cpu_pct:.3} % of one core ({} ticks); VmRSS {rss_mb:.1} MB; strip: {strip}",
-        after - before
-    );
+    Idle {
+        wall,
+        ticks: after - before,
+        cpu_pct: (after - before) as f64 / hz / wall * 100.0,
+        rss_mb: vm_rss_kb(pid).unwrap_or(0) as f64 / 1024.0,
+    }
+}
+
+/// The idle CPU and resident memory figures, against their targets.
+fn report_idle(suffix: &str, cpu_pct: f64, rss_mb: f64) {
     report(&Figure {
-        name: "console idle CPU, heartbeat running",
+        name: &format!("console idle CPU{suffix}"),
         value: cpu_pct,
         unit: "% of a core",
         baseline_name: None,
@@ -467,7 +475,7 @@ fn idle_with_heartbeat(dir: &std::path::Path, idle_s: u64, hz: f64) {
         better: Better::Lower,
     });
     report(&Figure {
-        name: "console resident memory, heartbeat running",
+        name: &format!("console resident memory{suffix}"),
         value: rss_mb,
         unit: "MB",
         baseline_name: None,
@@ -476,6 +484,4 @@ fn idle_with_heartbeat(dir: &std::path::Path, idle_s: u64, hz: f64) {
         met: Some(rss_mb < 25.0),
         better: Better::Lower,
     });
-    console.send("q");
-    console.wait_exit(Duration::from_secs(15));
 }
