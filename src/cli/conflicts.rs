@@ -59,8 +59,9 @@ pub fn list(ctx: &Context, args: ConflictsArgs) -> CliResult {
         "{:<36}  {:<17}  {:<8}  {:<10}  details",
         "id", "kind", "status", "sku"
     );
-    for c in rows {
-        let status = match (&c.queued_action, c.status.as_str()) {
+    for row in rows {
+        let c = &row.conflict;
+        let status = match (&row.queued_action, c.status.as_str()) {
             (Some(a), "open") => format!("open, {a} queued"),
             _ => c.status.clone(),
         };

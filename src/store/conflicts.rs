@@ -7,21 +7,16 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{timestamp, Db, StoreError, StoreEvent};
+use super::{timestamp, ConflictUpdate, Db, StoreError, StoreEvent};
 use crate::domain::conflict::check_action;
 use crate::domain::OpKind;
 
-/// A conflict as the console and `kassa conflicts` show it.
+/// A conflict as the console and `kassa conflicts` show it: the server's conflict as last
+/// pulled, and what this till has queued about it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConflictRow {
-    pub id: String,
-    pub kind: String,
-    pub status: String,
-    pub sku: Option<String>,
-    pub sale_id: Option<String>,
-    pub details: serde_json::Value,
-    pub resolution: Option<serde_json::Value>,
-    pub version: i64,
+    #[serde(flatten)]
+    pub conflict: ConflictUpdate,
     /// The action of a resolution this till queued and has not yet seen confirmed.
     pub queued_action: Option<String>,
 }
@@ -43,14 +38,16 @@ impl Db {
         let rows = st.query_map([include_resolved], |r| {
             let resolution = json_col(r.get(6)?);
             Ok(ConflictRow {
-                id: r.get(0)?,
-                kind: r.get(1)?,
-                status: r.get(2)?,
-                sku: r.get(3)?,
-                sale_id: r.get(4)?,
-                details: json_col(r.get(5)?),
-                resolution: (!resolution.is_null()).then_some(resolution),
-                version: r.get(7)?,
+                conflict: ConflictUpdate {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    status: r.get(2)?,
+                    sku: r.get(3)?,
+                    sale_id: r.get(4)?,
+                    details: json_col(r.get(5)?),
+                    resolution: (!resolution.is_null()).then_some(resolution),
+                    version: r.get(7)?,
+                },
                 queued_action: r.get(8)?,
             })
         })?;

@@ -61,7 +61,7 @@ pub struct StockUpdate {
 }
 
 /// A conflict as the server has it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConflictUpdate {
     pub id: String,
     pub kind: String,

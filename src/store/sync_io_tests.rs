@@ -137,7 +137,7 @@ fn a_pull_page_updates_catalog_stock_conflicts_and_cursors_in_one_go() {
     assert_eq!(db.sync_cursors().unwrap(), page.cursors);
     let c = db.conflicts(false).unwrap();
     assert_eq!(c.len(), 1);
-    assert_eq!(c[0].details["on_hand"], -1);
+    assert_eq!(c[0].conflict.details["on_hand"], -1);
     // An older version of the conflict never overwrites a newer one.
     let mut stale = page.clone();
     stale.conflicts[0].status = "resolved".into();

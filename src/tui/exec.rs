@@ -39,7 +39,8 @@ fn item(r: QueueRow) -> QueueItem {
     }
 }
 
-fn conflict(c: ConflictRow) -> ConflictItem {
+fn conflict(row: ConflictRow) -> ConflictItem {
+    let c = row.conflict;
     ConflictItem {
         id: c.id,
         kind: c.kind,
@@ -48,7 +49,7 @@ fn conflict(c: ConflictRow) -> ConflictItem {
         sale_id: c.sale_id,
         details: c.details,
         resolution: c.resolution,
-        queued_action: c.queued_action,
+        queued_action: row.queued_action,
     }
 }
 
