@@ -162,3 +162,59 @@ fn stock_counts_and_resolutions_queue_as_ops() {
         .unwrap();
     assert_eq!(conflicts[0].queued_action.as_deref(), Some("recount"));
 }
+
+#[test]
+fn a_database_at_the_previous_schema_upgrades_in_place_and_keeps_its_data() {
+    use kassa::store::schema::{schema_version, MIGRATIONS};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("till.db");
+    // What the build before migration 3 left on disk: migrations 1 and 2, a catalog, a device.
+    let before = 2;
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..before] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", before as i64)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO meta (key, value) VALUES ('device_id', 'dev-1'), ('sync_cursor_catalog', '41');
+             INSERT INTO products (sku, name, price_cents, tax_rate_bp, price_includes_tax, version)
+             VALUES ('7001', 'Old bread', 250, 700, 1, 41);",
+        )
+        .unwrap();
+    }
+    let store = StoreHandle::open(&path, StoreOptions::default()).unwrap();
+    let version: i64 = store
+        .call_blocking(|db| {
+            db.conn()
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap()
+        })
+        .unwrap();
+    assert_eq!(version, schema_version());
+    assert_eq!(version, 3);
+    let status = store
+        .call_blocking(|db| db.status(chrono::Utc::now()).unwrap())
+        .unwrap();
+    assert_eq!(status.device_id, "dev-1");
+    assert_eq!(status.skipped_products, 0);
+    let catalog = store.call_blocking(|db| db.catalog().unwrap()).unwrap();
+    assert_eq!(catalog.len(), 1, "no demo catalog over an existing one");
+    sell(&store, &["7001"]);
+    let (cursor, skipped) = store
+        .call_blocking(|db| {
+            (
+                db.sync_cursors().unwrap().catalog,
+                db.skipped_products(10).unwrap(),
+            )
+        })
+        .unwrap();
+    assert_eq!(cursor, 41);
+    assert!(skipped.is_empty());
+    drop(store);
+    // Opening again changes nothing.
+    let store = StoreHandle::open(&path, StoreOptions::default()).unwrap();
+    let report = store.call_blocking(|db| db.verify().unwrap()).unwrap();
+    assert!(report.ok(), "{report:?}");
+}

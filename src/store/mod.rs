@@ -11,6 +11,7 @@ mod outbox;
 mod reports;
 mod sales;
 pub mod schema;
+mod skipped;
 mod sync_io;
 mod worker;
 
@@ -24,6 +25,10 @@ pub use conflicts::ConflictRow;
 pub use outbox::{LocalStatus, OpDetail, QueueFilter, QueueRow};
 pub use reports::{VerifyReport, ZReport, ZTaxRow, ZTenderRow};
 pub use sales::SaleReceipt;
+pub use skipped::{
+    one_line, skip_key, ProductSkip, SkipTally, SkippedProduct, MAX_SKIP_REASON_CHARS,
+    MAX_SKIP_SKU_CHARS,
+};
 pub use sync_io::{
     ConflictUpdate, LeaseState, OpResult, PendingOp, ProductUpdate, PullPage, PushTally,
     StockUpdate, SyncCursors,

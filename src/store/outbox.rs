@@ -71,6 +71,8 @@ pub struct LocalStatus {
     pub conflicts_open: i64,
     pub last_sync_at: Option<String>,
     pub last_error: Option<String>,
+    /// Server products the till left out because it cannot use them (`kassa doctor` lists them).
+    pub skipped_products: i64,
 }
 
 const ROW_COLS: &str =
@@ -195,6 +197,7 @@ impl Db {
             conflicts_open,
             last_sync_at: self.meta_get("last_sync_at")?,
             last_error: self.meta_get("last_error")?,
+            skipped_products: self.skipped_count()?,
         })
     }
 }

@@ -120,6 +120,18 @@ CREATE TABLE sync_lease (
 ) STRICT;
 ALTER TABLE outbox ADD COLUMN note TEXT;
 "#,
+    // 3: catalog rows the server sent that the till could not use (they fail the till's own
+    // checks), per SKU, until a usable version arrives or the server takes the product away.
+    // `reason` is one capped line made by the till, never the row itself.
+    r#"
+CREATE TABLE skipped_products (
+    sku           TEXT PRIMARY KEY,
+    reason        TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    first_seen_at TEXT NOT NULL,
+    last_seen_at  TEXT NOT NULL
+) STRICT;
+"#,
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

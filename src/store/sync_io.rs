@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
+use super::skipped::{self, ProductSkip, SkipTally};
 use super::{timestamp, Db, StoreError, StoreEvent};
 
 /// A queued op as the push worker sends it.
@@ -87,6 +88,9 @@ pub struct PullPage {
     pub products: Vec<ProductUpdate>,
     pub stock: Vec<StockUpdate>,
     pub conflicts: Vec<ConflictUpdate>,
+    /// Catalog rows the till could not use: recorded (or, when the server no longer offers
+    /// them, taken off sale) instead of applied.
+    pub skipped: Vec<ProductSkip>,
     pub cursors: SyncCursors,
     /// True on the last page: every section is up to date.
     pub complete: bool,
@@ -231,13 +235,29 @@ impl Db {
     /// Applies one pull page and its cursors in one transaction. On the last page of a pull
     /// that started at `pull_started`, drops the local stock deltas of ops the server had
     /// already applied by then (its stock levels now include them).
+    ///
+    /// Skipped products are recorded in the same transaction, and a usable version of a SKU
+    /// (or the server taking it off sale) clears its entry, so the record never disagrees
+    /// with the catalog the till has.
     pub fn apply_pull_page(
         &mut self,
         page: &PullPage,
         pull_started: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<SkipTally, StoreError> {
+        let mut tally = SkipTally::default();
         let tx = self.conn.transaction()?;
         {
+            // Skips first: a usable row of the same SKU with a newer version then clears it.
+            let seen_at = timestamp(Utc::now());
+            for skip in &page.skipped {
+                if skip.active {
+                    skipped::record(&tx, skip, &seen_at)?;
+                    tally.skipped += 1;
+                } else {
+                    skipped::withdraw(&tx, &skip.sku, skip.version)?;
+                    tally.cleared += usize::from(skipped::clear(&tx, &skip.sku, skip.version)?);
+                }
+            }
             let mut clear_barcode = tx.prepare_cached(
                 "UPDATE products SET barcode = NULL WHERE barcode = ?1 AND sku <> ?2",
             )?;
@@ -269,6 +289,7 @@ impl Db {
                     p.active,
                     version
                 ])?;
+                tally.cleared += usize::from(skipped::clear(&tx, &p.sku, *version)?);
             }
             let mut stock = tx.prepare_cached(
                 "INSERT INTO stock (sku, on_hand, version) VALUES (?1, ?2, ?3)
@@ -314,9 +335,10 @@ impl Db {
                 .execute([timestamp(pull_started)])?;
                 set_meta(&tx, "last_sync_at", Some(&timestamp(Utc::now())))?;
             }
+            tally.total = skipped::count(&tx)?;
         }
         tx.commit()?;
-        if !page.products.is_empty() {
+        if !page.products.is_empty() || !page.skipped.is_empty() {
             self.notify(StoreEvent::CatalogChanged);
         }
         if !page.stock.is_empty() || page.complete {
@@ -325,7 +347,7 @@ impl Db {
         if !page.conflicts.is_empty() {
             self.notify(StoreEvent::ConflictsChanged);
         }
-        Ok(())
+        Ok(tally)
     }
 
     /// Takes, renews or takes over the single-syncer lease for `holder` (a uuid per engine).

@@ -5,7 +5,7 @@ use chrono::{Duration, Utc};
 use super::*;
 use crate::domain::tender::settle;
 use crate::domain::{Cart, Currency, Payment};
-use crate::store::{QueueFilter, StoreOptions};
+use crate::store::{ProductSkip, QueueFilter, StoreOptions, MAX_SKIP_REASON_CHARS};
 
 fn db() -> (tempfile::TempDir, Db) {
     let dir = tempfile::tempdir().unwrap();
@@ -125,6 +125,7 @@ fn a_pull_page_updates_catalog_stock_conflicts_and_cursors_in_one_go() {
             resolution: None,
             version: 7,
         }],
+        skipped: vec![],
         cursors: SyncCursors {
             catalog: 5,
             stock: 6,
@@ -205,4 +206,179 @@ fn one_live_holder_keeps_the_lease_and_an_expired_or_dead_one_loses_it() {
         db.acquire_sync_lease("d", me, 5000, later).unwrap(),
         LeaseState::Acquired
     );
+}
+
+fn skip(sku: &str, reason: &str, version: i64) -> ProductSkip {
+    ProductSkip {
+        sku: sku.into(),
+        reason: reason.into(),
+        version,
+        active: true,
+    }
+}
+
+fn usable(sku: &str, price_cents: i64, version: i64) -> ProductUpdate {
+    ProductUpdate {
+        product: crate::domain::Product {
+            sku: sku.into(),
+            barcode: None,
+            name: format!("Product {sku}"),
+            price_cents,
+            tax_rate_bp: 700,
+            price_includes_tax: true,
+            active: true,
+        },
+        version,
+    }
+}
+
+fn catalog_page(products: Vec<ProductUpdate>, skipped: Vec<ProductSkip>, cursor: i64) -> PullPage {
+    PullPage {
+        products,
+        skipped,
+        cursors: SyncCursors {
+            catalog: cursor,
+            ..SyncCursors::default()
+        },
+        complete: true,
+        ..PullPage::default()
+    }
+}
+
+#[test]
+fn skipped_products_are_recorded_seen_again_and_cleared_by_a_usable_version() {
+    let (_d, mut db) = db();
+    assert_eq!(db.skipped_count().unwrap(), 0);
+    let page = catalog_page(
+        vec![],
+        vec![
+            skip(
+                "1002",
+                "tax rate must be between 0 and 10000 basis points, got 20000",
+                5,
+            ),
+            skip(
+                "X 1",
+                "invalid sku: \"X 1\" must be 1 to 64 characters without spaces or '|'",
+                6,
+            ),
+        ],
+        6,
+    );
+    let t = db.apply_pull_page(&page, Utc::now()).unwrap();
+    assert_eq!((t.skipped, t.cleared, t.total), (2, 0, 2));
+    assert_eq!(db.sync_cursors().unwrap().catalog, 6, "same transaction");
+    assert_eq!(db.status(Utc::now()).unwrap().skipped_products, 2);
+    let list = db.skipped_products(10).unwrap();
+    assert_eq!(list.len(), 2);
+    let (a, b) = (&list[0], &list[1]);
+    assert_eq!((a.sku.as_str(), a.version), ("1002", 5));
+    assert!(a.reason.contains("20000"));
+    assert!(a.older_copy_on_sale, "the demo catalog's 1002 still sells");
+    assert_eq!(a.first_seen_at, a.last_seen_at);
+    assert_eq!(b.sku, "X 1");
+    assert!(!b.older_copy_on_sale);
+    assert_eq!(db.skipped_products(1).unwrap().len(), 1, "the limit holds");
+
+    // Seen again (a newer, still unusable version): last seen and reason move, first stays.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let again = catalog_page(
+        vec![],
+        vec![skip(
+            "1002",
+            "price must be between 0 and 100000000000 minor units, got -1",
+            8,
+        )],
+        8,
+    );
+    let t = db.apply_pull_page(&again, Utc::now()).unwrap();
+    assert_eq!((t.skipped, t.cleared, t.total), (1, 0, 2));
+    let now = &db.skipped_products(10).unwrap()[0];
+    assert_eq!(now.first_seen_at, a.first_seen_at);
+    assert!(now.last_seen_at > a.last_seen_at, "{now:?}");
+    assert_eq!(now.version, 8);
+    assert!(now.reason.contains("-1"));
+
+    // An older usable row never clears a newer skip; a newer one does, with its product.
+    let old = catalog_page(vec![usable("1002", 150, 7)], vec![], 8);
+    assert_eq!(db.apply_pull_page(&old, Utc::now()).unwrap().cleared, 0);
+    assert_eq!(db.skipped_count().unwrap(), 2);
+    let fixed = catalog_page(vec![usable("1002", 155, 9)], vec![], 9);
+    let t = db.apply_pull_page(&fixed, Utc::now()).unwrap();
+    assert_eq!((t.skipped, t.cleared, t.total), (0, 1, 1));
+    assert_eq!(db.find_product("1002").unwrap().unwrap().price_cents, 155);
+    assert_eq!(db.skipped_products(10).unwrap()[0].sku, "X 1");
+}
+
+#[test]
+fn a_product_the_server_takes_off_sale_clears_its_skip_and_leaves_sale_here_too() {
+    let (_d, mut db) = db();
+    let page = catalog_page(
+        vec![],
+        vec![
+            skip("1004", "tax rate out of range", 5),
+            skip("X 1", "sku", 6),
+        ],
+        6,
+    );
+    db.apply_pull_page(&page, Utc::now()).unwrap();
+    assert!(
+        db.find_product("1004").unwrap().is_some(),
+        "older copy still sells"
+    );
+    // Deleted (or deactivated) on the server, still unusable: nothing left to warn about,
+    // and the till stops selling its older copy.
+    let mut gone = skip("1004", "tax rate out of range", 7);
+    gone.active = false;
+    let mut gone_bad_sku = skip("X 1", "sku", 8);
+    gone_bad_sku.active = false;
+    let t = db
+        .apply_pull_page(
+            &catalog_page(vec![], vec![gone, gone_bad_sku], 8),
+            Utc::now(),
+        )
+        .unwrap();
+    assert_eq!((t.skipped, t.cleared, t.total), (0, 2, 0));
+    assert!(db.find_product("1004").unwrap().is_none());
+    assert_eq!(db.status(Utc::now()).unwrap().skipped_products, 0);
+}
+
+#[test]
+fn a_page_that_fails_records_no_skips_and_odd_input_is_capped() {
+    let (_d, mut db) = db();
+    // A row the local schema refuses (price < 0) fails the whole page: no skip, no cursor.
+    let bad = catalog_page(vec![usable("1001", -1, 4)], vec![skip("X 1", "sku", 3)], 4);
+    assert!(db.apply_pull_page(&bad, Utc::now()).is_err());
+    assert_eq!(db.skipped_count().unwrap(), 0);
+    assert_eq!(db.sync_cursors().unwrap().catalog, 0);
+
+    let huge = format!("line one\nline two\u{1b}[2J {}", "x".repeat(100_000));
+    let odd = catalog_page(
+        vec![],
+        vec![
+            skip("", "invalid sku", i64::MIN),
+            skip("a\nb\u{1b}[31m", &huge, 1),
+            skip(&"9".repeat(100_000), "too long", i64::MAX),
+            skip("ü|ß", "pipe", 0),
+        ],
+        5,
+    );
+    let t = db.apply_pull_page(&odd, Utc::now()).unwrap();
+    assert_eq!(t.total, 4);
+    for p in db.skipped_products(100).unwrap() {
+        assert!(p.reason.chars().count() <= MAX_SKIP_REASON_CHARS, "{p:?}");
+        assert!(!p.reason.chars().any(char::is_control), "{p:?}");
+        assert!(!p.sku.chars().any(char::is_control), "{p:?}");
+        assert!(
+            p.sku.chars().count() <= crate::store::MAX_SKIP_SKU_CHARS,
+            "{p:?}"
+        );
+    }
+    // The same odd SKU finds its entry again.
+    let mut gone = skip("a\nb\u{1b}[31m", "x", 2);
+    gone.active = false;
+    let t = db
+        .apply_pull_page(&catalog_page(vec![], vec![gone], 6), Utc::now())
+        .unwrap();
+    assert_eq!((t.cleared, t.total), (1, 3));
 }

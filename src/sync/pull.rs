@@ -13,7 +13,9 @@ use super::backoff::Backoff;
 use super::shared::Shared;
 use super::status::SyncEvent;
 use crate::remote::{PullCursors, PullReply, RemoteError};
-use crate::store::{ConflictUpdate, ProductUpdate, PullPage, StockUpdate, SyncCursors};
+use crate::store::{
+    ConflictUpdate, ProductSkip, ProductUpdate, PullPage, StockUpdate, SyncCursors,
+};
 
 /// Rows applied by one complete pull.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -21,6 +23,8 @@ pub struct PullCounts {
     pub products: usize,
     pub stock: usize,
     pub conflicts: usize,
+    /// Catalog rows left out because the till cannot use them (see `kassa doctor`).
+    pub skipped: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +37,7 @@ pub(crate) enum PullError {
 
 fn to_page(reply: PullReply) -> PullPage {
     let complete = !reply.more();
+    let mut skipped = Vec::new();
     PullPage {
         cursors: SyncCursors {
             catalog: reply.catalog.cursor,
@@ -53,15 +58,23 @@ fn to_page(reply: PullReply) -> PullPage {
                     price_includes_tax: r.price_includes_tax,
                     active: r.active,
                 };
-                // A product the till could not sell correctly is left out (and logged), so one
-                // bad row never blocks the rest of the catalog.
+                // A product the till could not sell correctly is left out, so one bad row never
+                // blocks the rest of the catalog; the store records it (kassa status, kassa
+                // doctor) until a usable version arrives or the server takes it off sale.
                 match product.validate() {
                     Ok(()) => Some(ProductUpdate {
                         product,
                         version: r.version,
                     }),
                     Err(e) => {
-                        tracing::warn!(sku = %product.sku, "server sent an unusable product: {e}");
+                        let sku = crate::store::skip_key(&product.sku);
+                        tracing::warn!(%sku, version = r.version, "server sent an unusable product: {e}");
+                        skipped.push(ProductSkip {
+                            sku: product.sku,
+                            reason: e.to_string(),
+                            version: r.version,
+                            active: product.active,
+                        });
                         None
                     }
                 }
@@ -92,6 +105,7 @@ fn to_page(reply: PullReply) -> PullPage {
                 version: r.version,
             })
             .collect(),
+        skipped,
         complete,
     }
 }
@@ -117,9 +131,11 @@ pub(crate) async fn pull_all(sh: &Shared) -> Result<PullCounts, PullError> {
         counts.stock += page.stock.len();
         counts.conflicts += page.conflicts.len();
         let complete = page.complete;
-        sh.store
+        let tally = sh
+            .store
             .call(move |db| db.apply_pull_page(&page, started))
             .await??;
+        counts.skipped += tally.skipped;
         if complete {
             break;
         }
@@ -206,6 +222,19 @@ mod tests {
         assert_eq!(
             page.cursors.catalog, 5,
             "the cursor still moves past the bad rows"
+        );
+        // The bad rows travel with the page, to be recorded in the same transaction.
+        let skipped: Vec<(&str, i64, bool)> = page
+            .skipped
+            .iter()
+            .map(|s| (s.sku.as_str(), s.version, s.active))
+            .collect();
+        assert_eq!(skipped, vec![("bad|sku", 4, true), ("1002", 5, true)]);
+        assert!(page.skipped[0].reason.contains("sku"), "{:?}", page.skipped);
+        assert!(
+            page.skipped[1].reason.contains("tax rate"),
+            "{:?}",
+            page.skipped
         );
     }
 }
