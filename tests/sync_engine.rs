@@ -372,3 +372,81 @@ async fn an_unauthorized_till_does_not_hammer_the_server() {
     engine.shutdown().await;
     stack.cleanup().await;
 }
+
+/// Waits for the engine's next `ProductsSkipped` event.
+async fn next_skip_event(
+    events: &mut tokio::sync::broadcast::Receiver<SyncEvent>,
+) -> (usize, usize, i64, Vec<String>) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.recv().await {
+                Ok(SyncEvent::ProductsSkipped {
+                    skipped,
+                    cleared,
+                    total,
+                    skus,
+                }) => break (skipped, cleared, total, skus),
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("events: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("no ProductsSkipped event")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_announces_products_it_skips_and_when_they_clear() {
+    let stack = TestStack::start().await.expect("stack");
+    let till = SyncTill::new(&stack.url, &stack, 0);
+    let engine = SyncEngine::start_with(
+        till.store.clone(),
+        &till.config,
+        fast_options(&till.config, 11),
+    );
+    let status = engine.status();
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            let c = status.borrow().connectivity;
+            async move { c == Connectivity::Online }
+        })
+        .await
+    );
+    let mut events = engine.events();
+    let db = stack.client().await.unwrap();
+    // A name the till refuses (a control character) passes every server check.
+    db.batch_execute(
+        "insert into public.products (sku, name, price_cents, tax_rate_bp)
+              values ('TAB1', E'Tab\\there', 100, 700)",
+    )
+    .await
+    .unwrap();
+    engine.sync_now();
+    let (skipped, cleared, total, skus) = next_skip_event(&mut events).await;
+    assert_eq!((skipped, cleared, total), (1, 0, 1));
+    assert_eq!(skus, vec!["TAB1".to_string()]);
+    let n = till
+        .store
+        .call(|db| db.skipped_count())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 1);
+
+    db.batch_execute("update public.products set name = 'Tab here' where sku = 'TAB1'")
+        .await
+        .unwrap();
+    engine.sync_now();
+    let (skipped, cleared, total, skus) = next_skip_event(&mut events).await;
+    assert_eq!((skipped, cleared, total), (0, 1, 0));
+    assert!(skus.is_empty());
+    let sold = till
+        .store
+        .call(|db| db.find_product("TAB1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sold.map(|p| p.name), Some("Tab here".to_string()));
+    engine.shutdown().await;
+    stack.cleanup().await;
+}

@@ -27,6 +27,9 @@ pub struct PullCounts {
     pub skipped: usize,
 }
 
+/// How many SKUs a [`SyncEvent::ProductsSkipped`] names at most.
+const SKIPPED_SKUS_IN_EVENT: usize = 10;
+
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PullError {
     #[error(transparent)]
@@ -117,7 +120,9 @@ pub(crate) async fn pull_all(sh: &Shared) -> Result<PullCounts, PullError> {
     };
     let started = Utc::now();
     let mut counts = PullCounts::default();
-    loop {
+    let mut skipped_skus: Vec<String> = Vec::new();
+    let mut cleared = 0usize;
+    let skipped_total = loop {
         let c = sh.store.call(|db| db.sync_cursors()).await??;
         let cursors = PullCursors {
             catalog: c.catalog,
@@ -130,22 +135,36 @@ pub(crate) async fn pull_all(sh: &Shared) -> Result<PullCounts, PullError> {
         counts.products += page.products.len();
         counts.stock += page.stock.len();
         counts.conflicts += page.conflicts.len();
+        for s in page.skipped.iter().filter(|s| s.active) {
+            if skipped_skus.len() < SKIPPED_SKUS_IN_EVENT {
+                skipped_skus.push(crate::store::skip_key(&s.sku));
+            }
+        }
         let complete = page.complete;
         let tally = sh
             .store
             .call(move |db| db.apply_pull_page(&page, started))
             .await??;
         counts.skipped += tally.skipped;
+        cleared += tally.cleared;
         if complete {
-            break;
+            break tally.total;
         }
-    }
+    };
     sh.status.send_modify(|s| s.last_sync_at = Some(Utc::now()));
     sh.emit(SyncEvent::Pulled {
         products: counts.products,
         stock: counts.stock,
         conflicts: counts.conflicts,
     });
+    if counts.skipped > 0 || cleared > 0 {
+        sh.emit(SyncEvent::ProductsSkipped {
+            skipped: counts.skipped,
+            cleared,
+            total: skipped_total,
+            skus: skipped_skus,
+        });
+    }
     Ok(counts)
 }
 

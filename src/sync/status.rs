@@ -160,6 +160,16 @@ pub enum SyncEvent {
     PullFailed {
         error: String,
     },
+    /// A pull left out catalog products the till cannot use (`skipped`, naming at most ten
+    /// of their `skus`), or cleared earlier ones (`cleared`) because a usable version arrived
+    /// or the server took them off sale. `total` is how many are on record now (as in
+    /// `kassa status`); 0 means none is left. Emitted only when something changed.
+    ProductsSkipped {
+        skipped: usize,
+        cleared: usize,
+        total: i64,
+        skus: Vec<String>,
+    },
     LeaseAcquired,
     LeaseHeldElsewhere {
         pid: i64,
