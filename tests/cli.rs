@@ -41,6 +41,12 @@ fn sell_prints_the_sale_and_queues_it() {
     assert_eq!(status["conflicts_open"], 0);
     assert!(status.get("oldest_pending_age_s").is_some());
     assert!(status["last_sync_at"].is_null());
+    assert_eq!(status["skipped_products"], 0);
+    let human = String::from_utf8(t.run(&["status"]).stdout).unwrap();
+    assert!(
+        !human.contains("skipped"),
+        "only shown when non-zero: {human}"
+    );
 }
 
 #[test]
@@ -152,8 +158,18 @@ fn verify_and_doctor_report_a_healthy_till() {
         .collect();
     assert_eq!(
         checks,
-        vec!["config", "database", "permissions", "logs", "remote"]
+        vec![
+            "config",
+            "database",
+            "catalog",
+            "permissions",
+            "logs",
+            "remote"
+        ]
     );
+    let catalog = &d[2];
+    assert_eq!(catalog["verdict"], "ok", "{catalog}");
+    assert_eq!(catalog["skipped_count"], 0);
     assert!(
         d.as_array().unwrap().iter().all(|c| c["verdict"] != "fail"),
         "{d}"

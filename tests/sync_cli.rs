@@ -327,3 +327,110 @@ async fn kassa_sync_stops_cleanly_on_sigterm_and_releases_the_lease() {
     assert_eq!(holders, 0, "the lease is released on a clean stop");
     stack.cleanup().await;
 }
+
+/// The server's `products` as a superuser changes them (`sql` with no parameters).
+async fn on_server(stack: &TestStack, sql: &str) {
+    let db = stack.client().await.unwrap();
+    db.batch_execute(sql).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_products_the_till_cannot_use_show_in_status_and_doctor_until_fixed() {
+    let stack = TestStack::start().await.expect("stack");
+    let a = CliTill::new(&stack, 0);
+    // Two products the till cannot sell: a price the server allows but the till does not,
+    // and a tax rate out of range (the server's own check dropped, as a broken import might).
+    on_server(
+        &stack,
+        "insert into public.products (sku, name, price_cents, tax_rate_bp)
+              values ('BIG1', 'Gold bar', 200000000000, 700);
+         alter table public.products drop constraint products_tax_rate_bp_check;
+         update public.products set tax_rate_bp = 20000 where sku = '1002';",
+    )
+    .await;
+    let r = a.json(true, &["sync", "--once", "--json"]);
+    assert_eq!(r["pulled"]["skipped"], 2, "{r}");
+    let text = a.ok(true, &["sync", "--once"]);
+    assert!(!text.contains("skipped"), "nothing new skipped: {text}");
+
+    let status = a.json(false, &["status", "--json"]);
+    assert_eq!(status["skipped_products"], 2, "{status}");
+    assert_eq!(status["pending"], 0, "existing fields stay: {status}");
+    let human = a.ok(false, &["status"]);
+    assert!(
+        human.contains("catalog           2 products skipped (run kassa doctor)"),
+        "{human}"
+    );
+
+    let out = a.run(false, &["doctor", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a warning, like doctor's others: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cat = d
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "catalog")
+        .expect("catalog check")
+        .clone();
+    assert_eq!(cat["verdict"], "warn", "{cat}");
+    assert_eq!(cat["skipped_count"], 2);
+    let list = cat["skipped"].as_array().unwrap();
+    assert_eq!(list[0]["sku"], "1002");
+    assert!(
+        list[0]["reason"].as_str().unwrap().contains("20000"),
+        "{cat}"
+    );
+    assert_eq!(
+        list[0]["older_copy_on_sale"], true,
+        "the demo 1002 still sells"
+    );
+    assert!(list[0]["version"].as_i64().unwrap() > 0);
+    assert!(list[0]["first_seen_at"].is_string());
+    assert_eq!(list[1]["sku"], "BIG1");
+    assert!(
+        list[1]["reason"].as_str().unwrap().contains("price"),
+        "{cat}"
+    );
+    assert_eq!(list[1]["older_copy_on_sale"], false);
+    let human = a.ok(false, &["doctor"]);
+    assert!(human.contains("[WARN] catalog"), "{human}");
+    assert!(human.contains("1002: tax rate"), "{human}");
+    assert!(human.contains("BIG1: price"), "{human}");
+
+    // Fixed on the server (1002) and taken away (BIG1, still unusable): both entries clear.
+    on_server(
+        &stack,
+        "update public.products set tax_rate_bp = 700 where sku = '1002';
+         update public.products set deleted_at = now() where sku = 'BIG1';",
+    )
+    .await;
+    let r = a.json(true, &["sync", "--once", "--json"]);
+    assert_eq!(r["pulled"]["skipped"], 0, "{r}");
+    assert_eq!(a.json(false, &["status", "--json"])["skipped_products"], 0);
+    assert!(!a.ok(false, &["status"]).contains("catalog"));
+    let d = a.json(false, &["doctor", "--json"]);
+    let cat = d
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "catalog")
+        .unwrap()
+        .clone();
+    assert_eq!(cat["verdict"], "ok", "{cat}");
+    assert_eq!(cat["skipped"], serde_json::json!([]));
+    let catalog = a.json(false, &["catalog", "--json"]);
+    let p1002 = catalog
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["sku"] == "1002")
+        .unwrap();
+    assert_eq!(p1002["tax_rate_bp"], 700);
+    assert_eq!(a.run(false, &["sell", "BIG1"]).status.code(), Some(2));
+    stack.cleanup().await;
+}

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::{print_json, CliError, CliResult, Context};
 use crate::config::{default_config_path, state_dir, DEFAULT_CONFIG};
+use crate::store::SkippedProduct;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -23,6 +24,12 @@ struct Check {
     check: &'static str,
     verdict: Verdict,
     detail: String,
+    /// The `catalog` check only: how many server products the till left out, and the first
+    /// [`SKIPPED_LISTED`] of them by SKU.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped_count: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped: Option<Vec<SkippedProduct>>,
 }
 
 fn check(check: &'static str, verdict: Verdict, detail: impl Into<String>) -> Check {
@@ -30,7 +37,54 @@ fn check(check: &'static str, verdict: Verdict, detail: impl Into<String>) -> Ch
         check,
         verdict,
         detail: detail.into(),
+        skipped_count: None,
+        skipped: None,
     }
+}
+
+/// How many skipped products `kassa doctor` lists (the count is always complete).
+const SKIPPED_LISTED: usize = 100;
+
+/// Server products the pull left out: a warning (the till sells everything else), with
+/// each SKU and its reason so a technician can fix them on the server.
+fn catalog_check(store: &crate::store::StoreHandle) -> Check {
+    let r = store.call_blocking(|db| -> Result<_, crate::store::StoreError> {
+        Ok((db.skipped_count()?, db.skipped_products(SKIPPED_LISTED)?))
+    });
+    let (total, list) = match r {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return check("catalog", Verdict::Fail, e.to_string()),
+        Err(e) => return check("catalog", Verdict::Fail, e.to_string()),
+    };
+    let mut c = if total == 0 {
+        check("catalog", Verdict::Ok, "no server products skipped")
+    } else {
+        check(
+            "catalog",
+            Verdict::Warn,
+            format!(
+                "{total} server product{} skipped: the till cannot use {} as sent; fix on the server, then sync",
+                if total == 1 { "" } else { "s" },
+                if total == 1 { "it" } else { "them" },
+            ),
+        )
+    };
+    c.skipped_count = Some(total);
+    c.skipped = Some(list);
+    c
+}
+
+/// One line per skipped product, under the `catalog` check.
+fn skipped_line(p: &SkippedProduct) -> String {
+    let copy = if p.older_copy_on_sale {
+        "the till still sells its older copy"
+    } else {
+        "not on sale here"
+    };
+    format!(
+        "{}: {} (server version {}, seen {} .. {}; {copy})",
+        p.sku, p.reason, p.version, p.first_seen_at, p.last_seen_at
+    )
 }
 
 /// `(host, port, is_https)` of an http(s) URL, without pulling in a URL parser.
@@ -167,6 +221,7 @@ pub fn run(ctx: &Context, json: bool) -> CliResult {
                 Ok(Err(e)) => check("database", Verdict::Fail, e.to_string()),
                 Err(e) => check("database", Verdict::Fail, e.to_string()),
             });
+            checks.push(catalog_check(&store));
         }
         Err(CliError::Failed(m) | CliError::BadInput(m)) => {
             checks.push(check("database", Verdict::Fail, m));
@@ -226,6 +281,14 @@ pub fn run(ctx: &Context, json: bool) -> CliResult {
                 Verdict::Fail => "FAIL",
             };
             println!("[{v}] {:<12} {}", c.check, c.detail);
+            let skipped = c.skipped.as_deref().unwrap_or_default();
+            for p in skipped {
+                println!("{:<20}{}", "", skipped_line(p));
+            }
+            let more = c.skipped_count.unwrap_or(0) - skipped.len() as i64;
+            if more > 0 {
+                println!("{:<20}... and {more} more", "");
+            }
         }
     }
     Ok(if worst == Verdict::Fail {

@@ -1,4 +1,5 @@
-//! `kassa status`: queue depth, oldest pending age, conflicts, connectivity, last sync.
+//! `kassa status`: queue depth, oldest pending age, conflicts, skipped catalog products,
+//! connectivity, last sync.
 
 use std::process::ExitCode;
 
@@ -98,6 +99,13 @@ pub fn run(ctx: &Context, json: bool) -> CliResult {
     );
     println!("sent              {}", l.sent);
     println!("open conflicts    {}", l.conflicts_open);
+    if l.skipped_products > 0 {
+        println!(
+            "catalog           {} product{} skipped (run kassa doctor)",
+            l.skipped_products,
+            if l.skipped_products == 1 { "" } else { "s" }
+        );
+    }
     println!(
         "last sync         {}",
         l.last_sync_at.as_deref().unwrap_or("never")

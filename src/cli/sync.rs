@@ -80,6 +80,12 @@ fn once(
             "pulled        {} products, {} stock levels, {} conflicts",
             report.pulled.products, report.pulled.stock, report.pulled.conflicts
         );
+        if report.pulled.skipped > 0 {
+            println!(
+                "skipped       {} products the till cannot use (see kassa doctor)",
+                report.pulled.skipped
+            );
+        }
         println!("pending       {}", report.pending);
         if report.rejected > 0 {
             println!(
@@ -137,6 +143,10 @@ async fn headless(ctx: &Context, store: crate::store::StoreHandle) -> CliResult 
                     println!("op {seq} rejected: {code}: {message}");
                 }
                 Ok(SyncEvent::OpNote { seq, note }) => println!("op {seq}: {note}"),
+                Ok(SyncEvent::ProductsSkipped { total, .. }) => {
+                    let hint = if total > 0 { " (run kassa doctor)" } else { "" };
+                    println!("catalog: {total} products skipped{hint}");
+                }
                 Ok(SyncEvent::LeaseHeldElsewhere { pid }) => {
                     println!("standing by: process {pid} is syncing this database");
                 }
