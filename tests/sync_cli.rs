@@ -334,6 +334,17 @@ async fn on_server(stack: &TestStack, sql: &str) {
     db.batch_execute(sql).await.unwrap();
 }
 
+/// The `catalog` check of `kassa doctor --json`.
+fn catalog_check(doctor: &Value) -> Value {
+    doctor
+        .as_array()
+        .expect("doctor --json is a list")
+        .iter()
+        .find(|c| c["check"] == "catalog")
+        .expect("a catalog check")
+        .clone()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_products_the_till_cannot_use_show_in_status_and_doctor_until_fixed() {
     let stack = TestStack::start().await.expect("stack");
@@ -369,14 +380,7 @@ async fn server_products_the_till_cannot_use_show_in_status_and_doctor_until_fix
         "a warning, like doctor's others: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let d: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let cat = d
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"] == "catalog")
-        .expect("catalog check")
-        .clone();
+    let cat = catalog_check(&serde_json::from_slice(&out.stdout).unwrap());
     assert_eq!(cat["verdict"], "warn", "{cat}");
     assert_eq!(cat["skipped_count"], 2);
     let list = cat["skipped"].as_array().unwrap();
@@ -413,14 +417,7 @@ async fn server_products_the_till_cannot_use_show_in_status_and_doctor_until_fix
     assert_eq!(r["pulled"]["skipped"], 0, "{r}");
     assert_eq!(a.json(false, &["status", "--json"])["skipped_products"], 0);
     assert!(!a.ok(false, &["status"]).contains("catalog"));
-    let d = a.json(false, &["doctor", "--json"]);
-    let cat = d
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"] == "catalog")
-        .unwrap()
-        .clone();
+    let cat = catalog_check(&a.json(false, &["doctor", "--json"]));
     assert_eq!(cat["verdict"], "ok", "{cat}");
     assert_eq!(cat["skipped"], serde_json::json!([]));
     let catalog = a.json(false, &["catalog", "--json"]);

@@ -278,6 +278,26 @@ async fn only_one_process_syncs_a_database_and_the_other_takes_over_when_it_stop
     stack.cleanup().await;
 }
 
+/// An engine with test timings on `till`, once its first heartbeat found the server online.
+async fn start_online(till: &SyncTill, seed: u64) -> SyncEngine {
+    let engine = SyncEngine::start_with(
+        till.store.clone(),
+        &till.config,
+        fast_options(&till.config, seed),
+    );
+    let status = engine.status();
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            let c = status.borrow().connectivity;
+            async move { c == Connectivity::Online }
+        })
+        .await,
+        "never online: {:?}",
+        status.borrow()
+    );
+    engine
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_from_the_server_spaces_the_push_attempts() {
     use support::fault_proxy::{Fault, FaultProxy};
@@ -286,19 +306,7 @@ async fn a_retry_after_from_the_server_spaces_the_push_attempts() {
     let proxy = FaultProxy::start(upstream).await;
     let till = SyncTill::new(&proxy.url(), &stack, 0);
     // Backoff alone would retry within 1 s; the server asks for 2 s.
-    let engine = SyncEngine::start_with(
-        till.store.clone(),
-        &till.config,
-        fast_options(&till.config, 5),
-    );
-    let status = engine.status();
-    assert!(
-        wait_for(Duration::from_secs(5), || {
-            let c = status.borrow().connectivity;
-            async move { c == Connectivity::Online }
-        })
-        .await
-    );
+    let engine = start_online(&till, 5).await;
     let mut events = engine.events();
     proxy.set_fault(Fault::Status {
         code: 503,
@@ -399,19 +407,7 @@ async fn next_skip_event(
 async fn the_engine_announces_products_it_skips_and_when_they_clear() {
     let stack = TestStack::start().await.expect("stack");
     let till = SyncTill::new(&stack.url, &stack, 0);
-    let engine = SyncEngine::start_with(
-        till.store.clone(),
-        &till.config,
-        fast_options(&till.config, 11),
-    );
-    let status = engine.status();
-    assert!(
-        wait_for(Duration::from_secs(5), || {
-            let c = status.borrow().connectivity;
-            async move { c == Connectivity::Online }
-        })
-        .await
-    );
+    let engine = start_online(&till, 11).await;
     let mut events = engine.events();
     let db = stack.client().await.unwrap();
     // A name the till refuses (a control character) passes every server check.
