@@ -6,6 +6,7 @@
 //! - [`store`]: the local SQLite database on its own thread, reached by messages.
 //! - [`remote`]: the Supabase / PostgREST client.
 //! - [`sync`]: heartbeat, push, pull: the engine that moves the queue to the server.
+//! - [`timefmt`]: stored UTC times as people read them, in the till's time zone. Pure.
 //! - [`tui`] and [`cli`]: the console and the headless commands, on top.
 
 pub mod cli;
@@ -14,4 +15,5 @@ pub mod domain;
 pub mod remote;
 pub mod store;
 pub mod sync;
+pub mod timefmt;
 pub mod tui;
