@@ -4,6 +4,7 @@
 
 pub mod cart;
 pub mod conflict;
+pub mod conflict_text;
 pub mod money;
 pub mod op;
 pub mod product;
@@ -11,6 +12,7 @@ pub mod sale;
 pub mod tender;
 
 pub use cart::{Cart, CartLine, LineAmounts, Totals};
+pub use conflict_text::ConflictText;
 pub use money::Currency;
 pub use op::{OpKind, OpState};
 pub use product::Product;
