@@ -10,6 +10,7 @@ use crossterm::event::KeyCode;
 use kassa::domain::{OpKind, OpState};
 use kassa::tui::action::Action;
 use kassa::tui::heartbeat::{Connectivity, SyncView};
+use kassa::tui::model::ConflictItem;
 use kassa::tui::state::State;
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
@@ -30,32 +31,58 @@ fn busy_store() -> FakeStore {
         op.last_error = Some("line 2: qty must be > 0".into());
     }
     store.push_op(OpKind::StockCount, OpState::Pending, None);
-    store.conflicts = vec![
+    store.conflicts = conflicts_of_each_kind();
+    store
+}
+
+/// One conflict of each kind with the details the server sends (docs/protocol.md): two open,
+/// two resolved (one yesterday, to show a date).
+fn conflicts_of_each_kind() -> Vec<ConflictItem> {
+    vec![
         conflict(
             "c0ffee00-0000-4000-8000-000000000001",
             "oversold",
             "1001",
-            serde_json::json!({"sold_qty": 3, "on_hand_after": -2}),
+            serde_json::json!({"on_hand": -2, "sold_qty": 3,
+                               "event_time": "2026-11-28T16:58:00.000Z"}),
         ),
         conflict(
             "c0ffee00-0000-4000-8000-000000000002",
             "price_mismatch",
             "1005",
-            serde_json::json!({"till_price_cents": 449, "server_price_cents": 479}),
+            serde_json::json!({"line_no": 2, "qty": 2, "sold_unit_cents": 449,
+                               "server_unit_cents": 479,
+                               "event_time": "2026-11-28T16:58:00.000Z"}),
         ),
         {
             let mut c = conflict(
                 "c0ffee00-0000-4000-8000-000000000003",
                 "unknown_product",
                 "9999",
-                serde_json::json!({"name": "Old stock item"}),
+                serde_json::json!({"line_no": 3, "name": "Old stock item", "qty": 1,
+                                   "unit_price_cents": 120, "reason": "unknown_sku"}),
             );
             c.status = "resolved".into();
-            c.resolution = Some(serde_json::json!({"action": "non_stock"}));
+            c.resolution = Some(serde_json::json!({"action": "non_stock", "qty": null,
+                "sku": null, "note": "discontinued", "resolved_at": "2026-11-28T17:10:00.000Z"}));
             c
         },
-    ];
-    store
+        {
+            let mut c = conflict(
+                "c0ffee00-0000-4000-8000-000000000004",
+                "count_discrepancy",
+                "4001",
+                serde_json::json!({"counted_qty": 14, "expected_qty": 17, "difference": -3,
+                                   "threshold": 0, "counted_at": "2026-11-27T19:04:00.000Z",
+                                   "event_time": "2026-11-27T19:04:01.000Z"}),
+            );
+            c.sale_id = None;
+            c.status = "resolved".into();
+            c.resolution = Some(serde_json::json!({"action": "accept", "qty": null,
+                "sku": null, "note": null, "resolved_at": "2026-11-27T19:30:00.000Z"}));
+            c
+        },
+    ]
 }
 
 fn online() -> SyncView {
@@ -193,6 +220,49 @@ fn conflict_pane_with_details_and_actions() {
         store.drive(&mut st, key(KeyCode::F(3)));
         store.drive(&mut st, key(KeyCode::Down));
         snap("conflicts", &st);
+    }
+}
+
+#[test]
+fn conflict_pane_says_each_kind_in_words_with_local_times() {
+    let kinds = [
+        "oversold",
+        "price_mismatch",
+        "unknown_product",
+        "count_discrepancy",
+    ];
+    for (w, h) in SIZES {
+        for (i, kind) in kinds.into_iter().enumerate() {
+            let mut store = busy_store();
+            let mut st = started(w, h, false, &mut store);
+            store.drive(&mut st, key(KeyCode::F(3)));
+            for _ in 0..i {
+                store.drive(&mut st, key(KeyCode::Down));
+            }
+            assert_eq!(
+                st.conflicts.selected_item().map(|c| c.kind.as_str()),
+                Some(kind)
+            );
+            snap(&format!("conflict_{kind}"), &st);
+        }
+    }
+}
+
+#[test]
+fn queue_pane_dates_the_ops_of_other_days() {
+    for (w, h) in SIZES {
+        let mut store = FakeStore::default();
+        for i in 0..3 {
+            store.push_op(OpKind::Sale, OpState::Sent, Some(100 + i));
+        }
+        // Stored at 23:30 UTC the day before: 00:30 today at +01:00, so no date.
+        store.ops[0].created_at = "2026-11-27T23:30:00.000Z".into();
+        // Two days ago locally; and a time the till could not parse, shown as stored.
+        store.ops[1].created_at = "2026-11-26T08:05:09.000Z".into();
+        store.ops[2].created_at = "garbled".into();
+        let mut st = started(w, h, true, &mut store);
+        store.drive(&mut st, key(KeyCode::F(2)));
+        snap("queue_other_days", &st);
     }
 }
 

@@ -28,6 +28,7 @@ pub fn run(ctx: &Context, args: ConsoleArgs) -> CliResult {
         cash_rounding: ctx.config.cash_rounding,
         technician: args.technician,
         color: !(args.no_color || no_color_env),
+        zone: crate::timefmt::Zone::Local,
     };
     let store = ctx.open_store()?;
     crate::tui::run::run(store, settings, &ctx.config)

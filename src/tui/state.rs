@@ -11,6 +11,7 @@ use super::model::OpDetailView;
 use super::queue::QueueState;
 use super::sales::{SalesMode, SalesState};
 use crate::domain::Currency;
+use crate::timefmt::Zone;
 
 /// The pane with the keyboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +78,8 @@ pub struct Settings {
     pub cash_rounding: i64,
     pub technician: bool,
     pub color: bool,
+    /// The zone times are shown in (stored times stay UTC): the system's, or fixed in tests.
+    pub zone: Zone,
 }
 
 impl Default for Settings {
@@ -86,6 +89,7 @@ impl Default for Settings {
             cash_rounding: 0,
             technician: false,
             color: true,
+            zone: Zone::Local,
         }
     }
 }
@@ -140,6 +144,11 @@ impl State {
 
     pub fn currency(&self) -> Currency {
         self.settings.currency
+    }
+
+    /// A stored UTC time as the person at the till reads it (see [`crate::timefmt`]).
+    pub fn short_time(&self, stored: &str) -> String {
+        self.settings.zone.short_text(stored, self.now)
     }
 
     /// The key-map context the next key is read in.

@@ -4,9 +4,10 @@
 
 pub mod pty;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use kassa::domain::{OpKind, OpState, Product};
+use kassa::timefmt::Zone;
 use kassa::tui::action::{Action, Command};
 use kassa::tui::model::{
     ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, SaleSaved,
@@ -20,6 +21,12 @@ pub fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-28T17:30:00Z")
         .expect("fixed time")
         .with_timezone(&Utc)
+}
+
+/// The till's time zone in these tests: UTC+01:00, so that a snapshot shows local times
+/// (17:00:42 stored is 18:00:42 on screen) whatever zone the machine running them is in.
+pub fn zone() -> Zone {
+    Zone::Fixed(FixedOffset::east_opt(3600).expect("a valid offset"))
 }
 
 pub fn product(sku: &str, barcode: &str, name: &str, price: i64, rate: i64) -> Product {
@@ -47,6 +54,7 @@ pub fn state(width: u16, height: u16, technician: bool) -> State {
     let settings = Settings {
         technician,
         color: false,
+        zone: zone(),
         ..Settings::default()
     };
     State::new(settings, now(), width, height)

@@ -1,13 +1,14 @@
 //! The conflict pane: the list (open first, resolved fading into history) and the details
-//! of the selected one with the resolutions its kind allows.
+//! of the selected one in words (what the till sold against what the server had, when, and
+//! how it was resolved) with the resolutions its kind allows.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
-use serde_json::Value;
 
 use super::theme::Theme;
+use crate::domain::ConflictText;
 use crate::tui::conflicts::actions_for;
 use crate::tui::model::ConflictItem;
 use crate::tui::state::State;
@@ -22,14 +23,6 @@ fn status_label(c: &ConflictItem) -> String {
 
 fn short(id: &str) -> String {
     id.chars().take(8).collect()
-}
-
-fn value_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "–".to_string(),
-        other => other.to_string(),
-    }
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, st: &State, theme: Theme, focused: bool) {
@@ -85,37 +78,39 @@ pub fn draw(frame: &mut Frame, area: Rect, st: &State, theme: Theme, focused: bo
     let mut state = TableState::default().with_selected(Some(c.selected));
     frame.render_stateful_widget(table, list, &mut state);
     if let Some(item) = c.selected_item() {
-        draw_detail(frame, detail, item, theme);
+        draw_detail(frame, detail, st, item, theme);
     }
 }
 
-fn draw_detail(frame: &mut Frame, area: Rect, item: &ConflictItem, theme: Theme) {
-    let mut lines = vec![Line::from(vec![
-        Span::styled(format!("{} ", item.kind), theme.title()),
-        Span::raw(format!(
-            "{} · sku {} · sale {}",
-            item.id,
-            item.sku.as_deref().unwrap_or("–"),
-            item.sale_id
-                .as_deref()
-                .map(short)
-                .unwrap_or_else(|| "–".into())
-        )),
-    ])];
-    if let Value::Object(map) = &item.details {
-        let pairs: Vec<String> = map
-            .iter()
-            .map(|(k, v)| format!("{k}: {}", value_text(v)))
-            .collect();
-        lines.push(Line::raw(pairs.join(" · ")));
-    } else if !item.details.is_null() {
-        lines.push(Line::raw(item.details.to_string()));
+fn draw_detail(frame: &mut Frame, area: Rect, st: &State, item: &ConflictItem, theme: Theme) {
+    let text = ConflictText::new(
+        &item.kind,
+        item.sku.as_deref(),
+        &item.details,
+        item.resolution.as_ref(),
+        st.currency(),
+        |t| st.short_time(t),
+    );
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(format!("{} ", item.kind), theme.title()),
+            Span::raw(format!(
+                "{} · sku {} · sale {}",
+                item.id,
+                item.sku.as_deref().unwrap_or("–"),
+                item.sale_id
+                    .as_deref()
+                    .map(short)
+                    .unwrap_or_else(|| "–".into())
+            )),
+        ]),
+        Line::raw(text.what),
+    ];
+    if let Some(when) = text.when {
+        lines.push(Line::raw(when));
     }
-    if let Some(r) = &item.resolution {
-        lines.push(Line::from(Span::styled(
-            format!("resolved: {}", value_text(r)),
-            theme.dim(),
-        )));
+    if let Some(resolved) = text.resolved {
+        lines.push(Line::from(Span::styled(resolved, theme.dim())));
     } else if let Some(a) = &item.queued_action {
         lines.push(Line::raw(format!(
             "resolution queued: {a} (waits for the next push)"

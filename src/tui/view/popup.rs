@@ -121,7 +121,7 @@ fn op_detail(
             "{} · {} · {} · attempts {}",
             item.kind.as_str(),
             super::queue::state_label(item),
-            item.created_at,
+            st.settings.zone.full_text(&item.created_at),
             item.attempts
         )),
         Line::raw(format!("op_id {}", d.op_id)),

@@ -40,7 +40,16 @@ pub fn draw(frame: &mut Frame, area: Rect, st: &State, theme: Theme, focused: bo
         return;
     }
     let narrow = inner.width < 60;
-    let rows = q.visible().map(|(_, r)| {
+    // Times in the till's zone: `HH:MM:SS` today, with the date otherwise; the column is as
+    // wide as the visible rows need, and then the kinds are abbreviated below 100 columns.
+    let times: Vec<String> = q
+        .visible()
+        .map(|(_, r)| st.short_time(&r.created_at))
+        .collect();
+    let time_width = times.iter().map(|t| t.chars().count()).max().unwrap_or(0);
+    let time_width = u16::try_from(time_width).unwrap_or(u16::MAX).max(8);
+    let short_kinds = narrow || (time_width > 8 && inner.width < 100);
+    let rows = q.visible().zip(times).map(|((_, r), time)| {
         let error = match (&r.reject_code, &r.last_error) {
             (Some(code), Some(msg)) => format!("{code}: {msg}"),
             (Some(code), None) => code.clone(),
@@ -55,23 +64,23 @@ pub fn draw(frame: &mut Frame, area: Rect, st: &State, theme: Theme, focused: bo
             ratatui::style::Style::new()
         };
         let total = r.total_cents.map(|t| c.format(t)).unwrap_or_default();
+        let kind = if short_kinds {
+            short_kind(r)
+        } else {
+            r.kind.as_str()
+        };
         let cells = if narrow {
             vec![
                 Cell::from(format!("#{}", r.seq)),
-                Cell::from(short_kind(r)),
+                Cell::from(kind),
                 Cell::from(total),
                 Cell::from(state_label(r)),
             ]
         } else {
             vec![
                 Cell::from(format!("#{}", r.seq)),
-                Cell::from(
-                    r.created_at
-                        .get(11..19)
-                        .unwrap_or(&r.created_at)
-                        .to_string(),
-                ),
-                Cell::from(r.kind.as_str()),
+                Cell::from(time),
+                Cell::from(kind),
                 Cell::from(total),
                 Cell::from(state_label(r)),
                 Cell::from(format!("{}", r.attempts)),
@@ -94,8 +103,8 @@ pub fn draw(frame: &mut Frame, area: Rect, st: &State, theme: Theme, focused: bo
         (
             vec![
                 Constraint::Length(9),
-                Constraint::Length(8),
-                Constraint::Length(16),
+                Constraint::Length(time_width),
+                Constraint::Length(if short_kinds { 7 } else { 16 }),
                 Constraint::Length(10),
                 Constraint::Length(11),
                 Constraint::Length(4),
