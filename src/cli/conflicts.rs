@@ -4,6 +4,8 @@
 use std::process::ExitCode;
 
 use super::{print_json, CliError, CliResult, Context};
+use crate::domain::ConflictText;
+use crate::timefmt::Zone;
 
 #[derive(Debug, clap::Args)]
 pub struct ConflictsArgs {
@@ -55,6 +57,8 @@ pub fn list(ctx: &Context, args: ConflictsArgs) -> CliResult {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    // Details in words, times in the till's zone; --json keeps the server's fields and UTC.
+    let (currency, now) = (ctx.config.currency(), chrono::Utc::now());
     println!(
         "{:<36}  {:<17}  {:<8}  {:<10}  details",
         "id", "kind", "status", "sku"
@@ -71,7 +75,15 @@ pub fn list(ctx: &Context, args: ConflictsArgs) -> CliResult {
             c.kind,
             status,
             c.sku.as_deref().unwrap_or("-"),
-            c.details
+            ConflictText::new(
+                &c.kind,
+                c.sku.as_deref(),
+                &c.details,
+                c.resolution.as_ref(),
+                currency,
+                |t| Zone::Local.short_text(t, now),
+            )
+            .one_line()
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use super::{print_json, CliError, CliResult, Context};
 use crate::store::QueueFilter;
+use crate::timefmt::Zone;
 
 #[derive(Debug, clap::Args)]
 pub struct QueueArgs {
@@ -52,8 +53,10 @@ pub fn run(ctx: &Context, args: QueueArgs) -> CliResult {
         return Ok(ExitCode::SUCCESS);
     }
     let currency = ctx.config.currency();
+    // Times in the till's zone (`HH:MM:SS` today, else `YYYY-MM-DD HH:MM`); --json keeps UTC.
+    let (zone, now) = (Zone::Local, chrono::Utc::now());
     println!(
-        "{:>7}  {:<24}  {:<16}  {:<8}  {:>10}  {:>3}  last error",
+        "{:>7}  {:<16}  {:<16}  {:<8}  {:>10}  {:>3}  last error",
         "seq", "time", "kind", "state", "total", "try"
     );
     for r in rows {
@@ -63,9 +66,9 @@ pub fn run(ctx: &Context, args: QueueArgs) -> CliResult {
             " "
         };
         println!(
-            "{:>6}{mark}  {:<24}  {:<16}  {:<8}  {:>10}  {:>3}  {}",
+            "{:>6}{mark}  {:<16}  {:<16}  {:<8}  {:>10}  {:>3}  {}",
             r.seq,
-            r.created_at,
+            zone.short_text(&r.created_at, now),
             r.kind.as_str(),
             r.state.as_str(),
             r.total_cents

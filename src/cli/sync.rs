@@ -5,7 +5,8 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use super::{print_json, CliError, CliResult, Context};
-use crate::sync::{sync_once, SyncEngine, SyncEvent};
+use crate::sync::{sync_once, Connectivity, SyncEngine, SyncEvent, SyncStatus};
+use crate::timefmt::Zone;
 
 #[derive(Debug, clap::Args)]
 pub struct SyncArgs {
@@ -113,6 +114,17 @@ fn once(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The link in words, as `SyncStatus::summary` says it but with "offline since" in the till's
+/// time zone: this line is for a person.
+fn link(s: &SyncStatus) -> String {
+    match (s.connectivity, s.offline_since) {
+        (Connectivity::Offline, Some(t)) => {
+            format!("offline since {}", Zone::Local.short(t, chrono::Utc::now()))
+        }
+        _ => s.summary(),
+    }
+}
+
 async fn headless(ctx: &Context, store: crate::store::StoreHandle) -> CliResult {
     if !ctx.config.remote.is_configured() {
         return Err(CliError::BadInput(
@@ -132,7 +144,7 @@ async fn headless(ctx: &Context, store: crate::store::StoreHandle) -> CliResult 
             r = status.changed() => {
                 if r.is_err() { break; }
                 let s = status.borrow_and_update().clone();
-                let line = format!("{} · pending {} · rejected {}", s.summary(), s.queue_depth, s.rejected);
+                let line = format!("{} · pending {} · rejected {}", link(&s), s.queue_depth, s.rejected);
                 if line != last {
                     println!("{line}");
                     last = line;
