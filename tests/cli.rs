@@ -2,6 +2,8 @@
 
 mod support;
 
+use chrono::{FixedOffset, Utc};
+use kassa::timefmt::Zone;
 use support::{stderr, Till};
 
 fn outbox_len(t: &Till) -> usize {
@@ -253,4 +255,89 @@ fn the_token_and_key_never_reach_the_log_or_the_terminal() {
     ] {
         assert!(!text.contains("SECRET"), "a secret leaked: {text}");
     }
+}
+
+/// `kassa` with `TZ` set: "UTC-3" is the POSIX form of three hours east of Greenwich.
+fn run_in_zone(t: &Till, tz: &str, args: &[&str]) -> String {
+    let out = t
+        .cmd()
+        .env("TZ", tz)
+        .args(args)
+        .output()
+        .expect("run kassa");
+    assert!(out.status.success(), "kassa {args:?}: {}", stderr(&out));
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+fn plus3() -> Zone {
+    Zone::Fixed(FixedOffset::east_opt(3 * 3600).expect("offset"))
+}
+
+#[test]
+fn queue_shows_local_times_to_people_and_utc_to_scripts() {
+    let t = Till::new();
+    t.json(&["sell", "--json", "1001"]);
+    let json_utc = run_in_zone(&t, "UTC", &["queue", "--json"]);
+    let json_plus3 = run_in_zone(&t, "UTC-3", &["queue", "--json"]);
+    assert_eq!(json_utc, json_plus3, "--json does not depend on the zone");
+    let rows: serde_json::Value = serde_json::from_str(&json_plus3).expect("JSON");
+    let stored = rows[0]["created_at"].as_str().expect("created_at");
+    assert!(stored.ends_with('Z'), "{stored}");
+
+    let human = run_in_zone(&t, "UTC-3", &["queue"]);
+    let now = Utc::now();
+    let local = plus3().short_text(stored, now);
+    let utc = Zone::utc().short_text(stored, now);
+    assert!(human.contains(&local), "no {local} in:\n{human}");
+    assert!(!human.contains(&utc), "UTC {utc} in:\n{human}");
+    assert!(!human.contains(stored), "the stored form in:\n{human}");
+}
+
+#[test]
+fn conflicts_say_what_happened_in_words_and_json_keeps_the_details() {
+    let t = Till::new();
+    t.json(&["sell", "--json", "1001"]);
+    let store = kassa::store::StoreHandle::open(&t.db, kassa::store::StoreOptions::default())
+        .expect("open store");
+    store
+        .call_blocking(|db| {
+            db.conn().execute(
+                "INSERT INTO conflicts (id, kind, status, sku, details, resolution, version)
+                 VALUES ('c1', 'price_mismatch', 'open', '1001',
+                         '{\"line_no\":2,\"qty\":2,\"sold_unit_cents\":199,\"server_unit_cents\":219,
+                           \"event_time\":\"2026-11-28T17:00:00.000Z\"}', NULL, 1),
+                        ('c2', 'oversold', 'resolved', '1001', '{\"sold_qty\":3}',
+                         '{\"action\":\"accept\",\"resolved_at\":\"2026-11-28T17:10:00.000Z\"}', 2)",
+                [],
+            )
+        })
+        .expect("store")
+        .expect("insert conflicts");
+    drop(store);
+
+    let human = run_in_zone(&t, "UTC-3", &["conflicts", "--all"]);
+    let lines: Vec<&str> = human.lines().collect();
+    assert_eq!(lines.len(), 3, "{human}");
+    let when = plus3().short_text("2026-11-28T17:00:00.000Z", Utc::now());
+    assert!(
+        lines[1].ends_with(&format!(
+            "sold 2 × 1.99 EUR, server price 2.19 EUR (line 2) · sold at {when}"
+        )),
+        "{human}"
+    );
+    let resolved = plus3().short_text("2026-11-28T17:10:00.000Z", Utc::now());
+    assert!(
+        lines[2].ends_with(&format!(
+            r#"{{"sold_qty":3}} · resolved at {resolved} — accept"#
+        )),
+        "missing fields: the raw details, compactly: {human}"
+    );
+
+    let json = t.json(&["conflicts", "--all", "--json"]);
+    assert_eq!(json[0]["details"]["server_unit_cents"], 219, "{json}");
+    assert_eq!(json[0]["details"]["event_time"], "2026-11-28T17:00:00.000Z");
+    assert_eq!(
+        json[1]["resolution"]["resolved_at"],
+        "2026-11-28T17:10:00.000Z"
+    );
 }

@@ -1,11 +1,14 @@
 //! End-to-end: the real binary in a pseudo-terminal (80x24, NO_COLOR, TERM=xterm) on a temp
 //! database: a cash sale with change, the queue pane, `kassa queue --json`, a conflict
-//! resolved from the conflict pane.
+//! resolved from the conflict pane, times in the zone `TZ` names.
 
 mod console_support;
 mod support;
 
 use std::time::Duration;
+
+use chrono::FixedOffset;
+use kassa::timefmt::Zone;
 
 use console_support::pty::{PtyConsole, ENTER, F2, F3, F5};
 use support::Till;
@@ -82,7 +85,7 @@ fn a_conflict_resolved_from_the_conflict_pane_queues_the_resolution() {
             db.conn().execute(
                 "INSERT INTO conflicts (id, kind, status, sku, sale_id, details, version)
                  VALUES ('7d1c0b8e-0000-4000-8000-000000000001', 'oversold', 'open', '1001',
-                         NULL, '{\"sold_qty\":3,\"on_hand_after\":-2}', 1)",
+                         NULL, '{\"on_hand\":-2,\"sold_qty\":3}', 1)",
                 [],
             )
         })
@@ -101,7 +104,7 @@ fn a_conflict_resolved_from_the_conflict_pane_queues_the_resolution() {
     console.send(F3);
     console.wait_for("Conflicts · 1 open", WAIT);
     console.wait_for("oversold", WAIT);
-    console.wait_for("on_hand_after: -2", WAIT);
+    console.wait_for("on hand -2 after selling 3", WAIT);
     console.wait_for("resolve: a accept", WAIT);
     console.send("a");
     console.wait_for("Queue 'accept'", WAIT);
@@ -118,6 +121,42 @@ fn a_conflict_resolved_from_the_conflict_pane_queues_the_resolution() {
     assert_eq!(op["state"], "pending");
     let detail = till.json(&["queue", "--json", "--limit", "1"]);
     assert_eq!(detail[0]["seq"], 1);
+}
+
+#[test]
+fn the_queue_pane_shows_times_in_the_tills_zone_and_json_keeps_utc() {
+    let till = Till::new();
+    till.json(&["sell", "--json", "--pay", "card", "1001"]);
+    let stored = till.json(&["queue", "--json"])[0]["created_at"]
+        .as_str()
+        .expect("created_at")
+        .to_string();
+    assert!(
+        stored.ends_with('Z'),
+        "stored and --json times are UTC: {stored}"
+    );
+    let now = chrono::Utc::now();
+    let plus3 = Zone::Fixed(FixedOffset::east_opt(3 * 3600).expect("offset"));
+    let local = plus3.short_text(&stored, now);
+    let utc = Zone::utc().short_text(&stored, now);
+    assert_ne!(local, utc);
+
+    // POSIX form: "UTC-3" is three hours east of Greenwich (chrono's Local reads TZ itself,
+    // no zoneinfo file needed).
+    let tz = [("TZ".to_string(), "UTC-3".to_string())];
+    let mut console = PtyConsole::start_env(
+        till.dir.path(),
+        &till.db,
+        &["console", "--technician"],
+        80,
+        24,
+        &tz,
+    );
+    console.wait_for("Queue · 1 all", WAIT);
+    let screen = console.wait_for(&local, WAIT);
+    assert!(!screen.contains(&utc), "UTC time on screen:\n{screen}");
+    console.send("q");
+    assert!(console.wait_exit(WAIT).success());
 }
 
 #[test]
