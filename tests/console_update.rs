@@ -373,7 +373,7 @@ fn resolving_a_conflict_asks_for_confirmation_and_queues_the_op() {
         "c0ffee00-0000-4000-8000-000000000001",
         "oversold",
         "4001",
-        serde_json::json!({"sold_qty": 3, "on_hand_after": -2}),
+        serde_json::json!({"on_hand": -2, "sold_qty": 3}),
     ));
     store.start(&mut st);
     store.drive(&mut st, key(KeyCode::F(3)));
