@@ -297,23 +297,14 @@ fn queue_shows_local_times_to_people_and_utc_to_scripts() {
 fn conflicts_say_what_happened_in_words_and_json_keeps_the_details() {
     let t = Till::new();
     t.json(&["sell", "--json", "1001"]);
-    let store = kassa::store::StoreHandle::open(&t.db, kassa::store::StoreOptions::default())
-        .expect("open store");
-    store
-        .call_blocking(|db| {
-            db.conn().execute(
-                "INSERT INTO conflicts (id, kind, status, sku, details, resolution, version)
-                 VALUES ('c1', 'price_mismatch', 'open', '1001',
-                         '{\"line_no\":2,\"qty\":2,\"sold_unit_cents\":199,\"server_unit_cents\":219,
-                           \"event_time\":\"2026-11-28T17:00:00.000Z\"}', NULL, 1),
-                        ('c2', 'oversold', 'resolved', '1001', '{\"sold_qty\":3}',
-                         '{\"action\":\"accept\",\"resolved_at\":\"2026-11-28T17:10:00.000Z\"}', 2)",
-                [],
-            )
-        })
-        .expect("store")
-        .expect("insert conflicts");
-    drop(store);
+    t.execute_sql(
+        "INSERT INTO conflicts (id, kind, status, sku, details, resolution, version)
+         VALUES ('c1', 'price_mismatch', 'open', '1001',
+                 '{\"line_no\":2,\"qty\":2,\"sold_unit_cents\":199,\"server_unit_cents\":219,
+                   \"event_time\":\"2026-11-28T17:00:00.000Z\"}', NULL, 1),
+                ('c2', 'oversold', 'resolved', '1001', '{\"sold_qty\":3}',
+                 '{\"action\":\"accept\",\"resolved_at\":\"2026-11-28T17:10:00.000Z\"}', 2)",
+    );
 
     let human = run_in_zone(&t, "UTC-3", &["conflicts", "--all"]);
     let lines: Vec<&str> = human.lines().collect();

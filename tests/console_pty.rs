@@ -78,20 +78,11 @@ fn quitting_with_a_sale_in_progress_asks_and_saves_nothing() {
 fn a_conflict_resolved_from_the_conflict_pane_queues_the_resolution() {
     let till = Till::new();
     // The conflict arrives as a pull would leave it: an open row in the local database.
-    let store = kassa::store::StoreHandle::open(&till.db, kassa::store::StoreOptions::default())
-        .expect("open store");
-    store
-        .call_blocking(|db| {
-            db.conn().execute(
-                "INSERT INTO conflicts (id, kind, status, sku, sale_id, details, version)
-                 VALUES ('7d1c0b8e-0000-4000-8000-000000000001', 'oversold', 'open', '1001',
-                         NULL, '{\"on_hand\":-2,\"sold_qty\":3}', 1)",
-                [],
-            )
-        })
-        .expect("store")
-        .expect("insert conflict");
-    drop(store);
+    till.execute_sql(
+        "INSERT INTO conflicts (id, kind, status, sku, sale_id, details, version)
+         VALUES ('7d1c0b8e-0000-4000-8000-000000000001', 'oversold', 'open', '1001',
+                 NULL, '{\"on_hand\":-2,\"sold_qty\":3}', 1)",
+    );
 
     let mut console = PtyConsole::start(
         till.dir.path(),

@@ -31,6 +31,19 @@ impl Till {
         self.cmd().args(args).output().expect("run kassa")
     }
 
+    /// Runs one SQL statement on this till's database through the store, e.g. to leave
+    /// conflicts the way a pull would.
+    pub fn execute_sql(&self, sql: &str) {
+        let store =
+            kassa::store::StoreHandle::open(&self.db, kassa::store::StoreOptions::default())
+                .expect("open store");
+        let sql = sql.to_string();
+        store
+            .call_blocking(move |db| db.conn().execute(&sql, []))
+            .expect("store")
+            .expect("execute SQL");
+    }
+
     /// Runs and parses stdout as JSON; panics with stderr if it fails.
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let out = self.run(args);
