@@ -42,14 +42,21 @@ pub fn draw(frame: &mut Frame, area: Rect, st: &State, theme: Theme, focused: bo
     let narrow = inner.width < 60;
     // Times in the till's zone: `HH:MM:SS` today, with the date otherwise; the column is as
     // wide as the visible rows need, and then the kinds are abbreviated below 100 columns.
-    let times: Vec<String> = q
-        .visible()
-        .map(|(_, r)| st.short_time(&r.created_at))
-        .collect();
+    // The narrow table has no time column; an unparseable stored time does not widen it past
+    // the date form.
+    let times: Vec<String> = if narrow {
+        Vec::new()
+    } else {
+        q.visible()
+            .map(|(_, r)| st.short_time(&r.created_at))
+            .collect()
+    };
     let time_width = times.iter().map(|t| t.chars().count()).max().unwrap_or(0);
-    let time_width = u16::try_from(time_width).unwrap_or(u16::MAX).max(8);
+    let time_width = u16::try_from(time_width).unwrap_or(u16::MAX).clamp(8, 16);
     let short_kinds = narrow || (time_width > 8 && inner.width < 100);
-    let rows = q.visible().zip(times).map(|((_, r), time)| {
+    let mut times = times.into_iter();
+    let rows = q.visible().map(|(_, r)| {
+        let time = times.next().unwrap_or_default();
         let error = match (&r.reject_code, &r.last_error) {
             (Some(code), Some(msg)) => format!("{code}: {msg}"),
             (Some(code), None) => code.clone(),
