@@ -332,3 +332,43 @@ fn conflicts_say_what_happened_in_words_and_json_keeps_the_details() {
         "2026-11-28T17:10:00.000Z"
     );
 }
+
+#[test]
+fn a_reader_that_closed_stdout_ends_a_command_quietly() {
+    let t = Till::new();
+    t.json(&["sell", "--json", "1001"]);
+    let cases: &[&[&str]] = &[
+        &["queue", "--json"],
+        &["queue"],
+        &["status"],
+        &["catalog"],
+        &["catalog", "--json"],
+        &["doctor"],
+        &["report", "z"],
+        &["--print-default-config"],
+    ];
+    for args in cases {
+        // The pipe's only reader is gone before kassa writes its first byte (`kassa ... | head`
+        // after head has exited): every write fails with EPIPE.
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = t
+            .cmd()
+            .args(*args)
+            .stdout(writer)
+            .output()
+            .expect("run kassa");
+        let err = stderr(&out);
+        assert!(
+            out.status.success(),
+            "kassa {args:?} into a closed pipe: {:?} {err}",
+            out.status
+        );
+        assert!(
+            !err.contains("panicked") && err.is_empty(),
+            "kassa {args:?}: {err}"
+        );
+    }
+    // Nothing was lost or added on the way.
+    assert_eq!(outbox_len(&t), 1);
+}

@@ -209,12 +209,7 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
 async fn killing_kassa_sync_at_random_moments_loses_and_duplicates_nothing() {
     let stack = TestStack::start().await.expect("stack");
     let till = SyncTill::new(&stack.url, &stack, 0);
-    let cli = CliTill {
-        dir: tempfile::tempdir().unwrap(),
-        url: stack.url.clone(),
-        anon_key: stack.anon_key.clone(),
-        token: stack.devices[0].token.clone(),
-    };
+    let cli = CliTill::new(&stack, 0);
     let config = write_config(cli.dir.path());
     let mut rng = StdRng::seed_from_u64(99);
     let skus = ["1001", "1002", "1003", "1004", "1005", "1006"];
@@ -283,12 +278,7 @@ async fn kassa_sync_stops_cleanly_on_sigterm_and_releases_the_lease() {
     for _ in 0..5 {
         till.sell(&[("1001", 1)]).await;
     }
-    let cli = CliTill {
-        dir: tempfile::tempdir().unwrap(),
-        url: stack.url.clone(),
-        anon_key: stack.anon_key.clone(),
-        token: stack.devices[0].token.clone(),
-    };
+    let cli = CliTill::new(&stack, 0);
     let child = cli
         .cmd_on(&till.db_path(), true)
         .arg("sync")
@@ -315,17 +305,63 @@ async fn kassa_sync_stops_cleanly_on_sigterm_and_releases_the_lease() {
     assert!(out.status.success(), "exit {:?}", out.status);
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(printed.contains("online"), "{printed}");
-    let holders: i64 = till
-        .store
+    assert_eq!(
+        lease_holders(&till).await,
+        0,
+        "the lease is released on a clean stop"
+    );
+    stack.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kassa_sync_whose_reader_goes_away_stops_cleanly_and_releases_the_lease() {
+    let stack = TestStack::start().await.expect("stack");
+    let till = SyncTill::new(&stack.url, &stack, 0);
+    till.sell(&[("1001", 1)]).await;
+    let cli = CliTill::new(&stack, 0);
+    // `kassa sync | head -1` after head has gone: the first status line meets a closed pipe.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut child = cli
+        .cmd_on(&till.db_path(), true)
+        .arg("sync")
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kassa sync");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("kassa sync kept running with nobody reading its output");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "exit {status:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        lease_holders(&till).await,
+        0,
+        "the lease is released on a clean stop"
+    );
+    stack.cleanup().await;
+}
+
+/// How many processes hold this till's sync lease.
+async fn lease_holders(till: &SyncTill) -> i64 {
+    till.store
         .call(|db| {
             db.conn()
                 .query_row("SELECT count(*) FROM sync_lease", [], |r| r.get(0))
         })
         .await
         .unwrap()
-        .unwrap();
-    assert_eq!(holders, 0, "the lease is released on a clean stop");
-    stack.cleanup().await;
+        .unwrap()
 }
 
 /// The server's `products` as a superuser changes them (`sql` with no parameters).

@@ -29,7 +29,7 @@ pub fn run(ctx: &Context, args: CatalogArgs) -> CliResult {
             .map_err(|e| CliError::BadInput(format!("{}: {e}", file.display())))?;
         let store = ctx.open_store()?;
         let n = store.call_blocking(move |db| db.import_catalog(&products))??;
-        println!("imported {n} products from {}", file.display());
+        outln!("imported {n} products from {}", file.display());
         return Ok(ExitCode::SUCCESS);
     }
     let store = ctx.open_store()?;
@@ -40,7 +40,7 @@ pub fn run(ctx: &Context, args: CatalogArgs) -> CliResult {
     }
     let c = ctx.config.currency();
     for p in products {
-        println!(
+        outln!(
             "{:<8} {:<14} {:<32} {:>9} {:>6}{}",
             p.sku,
             p.barcode.as_deref().unwrap_or("-"),

@@ -51,7 +51,7 @@ pub fn list(ctx: &Context, args: ConflictsArgs) -> CliResult {
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
-        println!(
+        outln!(
             "no {}conflicts (kassa sync pulls them from the server)",
             if all { "" } else { "open " }
         );
@@ -59,9 +59,12 @@ pub fn list(ctx: &Context, args: ConflictsArgs) -> CliResult {
     }
     // Details in words, times in the till's zone; --json keeps the server's fields and UTC.
     let (currency, now) = (ctx.config.currency(), chrono::Utc::now());
-    println!(
+    outln!(
         "{:<36}  {:<17}  {:<8}  {:<10}  details",
-        "id", "kind", "status", "sku"
+        "id",
+        "kind",
+        "status",
+        "sku"
     );
     for row in rows {
         let c = &row.conflict;
@@ -69,7 +72,7 @@ pub fn list(ctx: &Context, args: ConflictsArgs) -> CliResult {
             (Some(a), "open") => format!("open, {a} queued"),
             _ => c.status.clone(),
         };
-        println!(
+        outln!(
             "{:<36}  {:<17}  {:<8}  {:<10}  {}",
             c.id,
             c.kind,
@@ -102,7 +105,7 @@ pub fn resolve(ctx: &Context, a: ResolveArgs) -> CliResult {
             chrono::Utc::now(),
         )
     })??;
-    println!("resolution of conflict {id} queued as op {seq}; it goes with the next sync");
+    outln!("resolution of conflict {id} queued as op {seq}; it goes with the next sync");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -117,6 +120,6 @@ pub fn count(ctx: &Context, a: CountArgs) -> CliResult {
     let sku = a.sku.clone();
     let seq = store
         .call_blocking(move |db| db.queue_stock_count(&a.sku, a.qty, chrono::Utc::now()))??;
-    println!("count of {sku} queued as op {seq}; it goes with the next sync");
+    outln!("count of {sku} queued as op {seq}; it goes with the next sync");
     Ok(ExitCode::SUCCESS)
 }

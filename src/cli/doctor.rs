@@ -226,6 +226,7 @@ pub fn run(ctx: &Context, json: bool) -> CliResult {
         Err(CliError::Failed(m) | CliError::BadInput(m)) => {
             checks.push(check("database", Verdict::Fail, m));
         }
+        Err(CliError::Closed) => return Err(CliError::Closed),
     }
     checks.push(match mode_of(&ctx.db_path) {
         Some(mode) if mode & 0o004 != 0 => check(
@@ -280,14 +281,14 @@ pub fn run(ctx: &Context, json: bool) -> CliResult {
                 Verdict::Warn => "WARN",
                 Verdict::Fail => "FAIL",
             };
-            println!("[{v}] {:<12} {}", c.check, c.detail);
+            outln!("[{v}] {:<12} {}", c.check, c.detail);
             let skipped = c.skipped.as_deref().unwrap_or_default();
             for p in skipped {
-                println!("{:<20}{}", "", skipped_line(p));
+                outln!("{:<20}{}", "", skipped_line(p));
             }
             let more = c.skipped_count.unwrap_or(0) - skipped.len() as i64;
             if more > 0 {
-                println!("{:<20}... and {more} more", "");
+                outln!("{:<20}... and {more} more", "");
             }
         }
     }
@@ -300,7 +301,7 @@ pub fn run(ctx: &Context, json: bool) -> CliResult {
 
 pub fn init(ctx: &Context) -> CliResult {
     match (&ctx.config_path, default_config_path()) {
-        (Some(p), _) => println!("config   {} (exists, left as it is)", p.display()),
+        (Some(p), _) => outln!("config   {} (exists, left as it is)", p.display()),
         (None, Some(p)) => {
             if let Some(dir) = p.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -309,9 +310,9 @@ pub fn init(ctx: &Context) -> CliResult {
             }
             std::fs::write(&p, DEFAULT_CONFIG)
                 .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", p.display())))?;
-            println!("config   {} (written with defaults)", p.display());
+            outln!("config   {} (written with defaults)", p.display());
         }
-        (None, None) => println!("config   no config directory; using defaults"),
+        (None, None) => outln!("config   no config directory; using defaults"),
     }
     let store = ctx.open_store()?;
     let n = store.call_blocking(|db| db.catalog().map(|c| c.len()))??;
@@ -320,7 +321,7 @@ pub fn init(ctx: &Context) -> CliResult {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&ctx.db_path, std::fs::Permissions::from_mode(0o600));
     }
-    println!("database {} ({n} products)", ctx.db_path.display());
+    outln!("database {} ({n} products)", ctx.db_path.display());
     Ok(ExitCode::SUCCESS)
 }
 

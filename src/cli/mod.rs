@@ -2,7 +2,16 @@
 //!
 //! Every console action also exists here as a headless subcommand; data-printing commands take
 //! `--json`. Exit status: 0 success, 1 failure (the reason on stderr), 2 bad input (a one-line
-//! reason on stderr, nothing written).
+//! reason on stderr, nothing written). Output goes through `outln!`, so that a reader closing
+//! stdout early ends the command quietly (0) instead of a panic.
+
+/// `println!` for what a command prints on stdout: a reader that went away (`kassa queue |
+/// head`) ends the command quietly (see [`CliError::Closed`]) instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::out_line(format_args!($($arg)*))?
+    };
+}
 
 mod catalog;
 mod conflicts;
@@ -79,11 +88,25 @@ pub struct JsonFlag {
     pub json: bool,
 }
 
-/// How a command failed: bad input (exit 2) or a failure (exit 1).
+/// How a command failed: bad input (exit 2) or a failure (exit 1); or its reader closed
+/// standard output, which ends it quietly with exit 0 (as `grep` or `rg` do under `head`).
 #[derive(Debug)]
 pub enum CliError {
     BadInput(String),
     Failed(String),
+    Closed,
+}
+
+/// Writes one line of command output to stdout.
+pub(crate) fn out_line(args: std::fmt::Arguments<'_>) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_fmt(args)
+        .and_then(|()| out.write_all(b"\n"))
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::BrokenPipe => CliError::Closed,
+            _ => CliError::Failed(format!("cannot write to standard output: {e}")),
+        })
 }
 
 impl From<crate::store::StoreError> for CliError {
@@ -115,8 +138,7 @@ pub type CliResult = Result<ExitCode, CliError>;
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| CliError::Failed(format!("cannot encode JSON: {e}")))?;
-    println!("{text}");
-    Ok(())
+    out_line(format_args!("{text}"))
 }
 
 /// Parses the command line and runs it; returns the process exit code.
@@ -138,11 +160,20 @@ pub fn main() -> ExitCode {
         }
     };
     if cli.print_default_config {
-        print!("{}", crate::config::DEFAULT_CONFIG);
-        return ExitCode::SUCCESS;
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        return match out.write_all(crate::config::DEFAULT_CONFIG.as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("kassa: cannot write to standard output: {e}");
+                ExitCode::from(1)
+            }
+        };
     }
     match run(cli) {
         Ok(code) => code,
+        Err(CliError::Closed) => ExitCode::SUCCESS,
         Err(CliError::BadInput(m)) => {
             eprintln!("kassa: {m}");
             ExitCode::from(2)

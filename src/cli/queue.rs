@@ -55,9 +55,14 @@ pub fn run(ctx: &Context, args: QueueArgs) -> CliResult {
     let currency = ctx.config.currency();
     // Times in the till's zone (`HH:MM:SS` today, else `YYYY-MM-DD HH:MM`); --json keeps UTC.
     let (zone, now) = (Zone::Local, chrono::Utc::now());
-    println!(
+    outln!(
         "{:>7}  {:<16}  {:<16}  {:<8}  {:>10}  {:>3}  last error",
-        "seq", "time", "kind", "state", "total", "try"
+        "seq",
+        "time",
+        "kind",
+        "state",
+        "total",
+        "try"
     );
     for r in rows {
         let mark = if r.state == crate::domain::OpState::Rejected {
@@ -65,7 +70,7 @@ pub fn run(ctx: &Context, args: QueueArgs) -> CliResult {
         } else {
             " "
         };
-        println!(
+        outln!(
             "{:>6}{mark}  {:<16}  {:<16}  {:<8}  {:>10}  {:>3}  {}",
             r.seq,
             zone.short_text(&r.created_at, now),
@@ -100,6 +105,6 @@ fn retry(ctx: &Context, op: &str) -> CliResult {
         }
         Ok(seq)
     })??;
-    println!("op #{done} re-queued");
+    outln!("op #{done} re-queued");
     Ok(ExitCode::SUCCESS)
 }

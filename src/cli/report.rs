@@ -64,8 +64,8 @@ pub fn run(ctx: &Context, args: ReportArgs) -> CliResult {
         return Ok(ExitCode::SUCCESS);
     }
     let c = ctx.config.currency();
-    println!("Z report {day} ({c})");
-    println!(
+    outln!("Z report {day} ({c})");
+    outln!(
         "sales {}  (#{} .. #{})",
         z.sales,
         z.first_seq
@@ -75,23 +75,23 @@ pub fn run(ctx: &Context, args: ReportArgs) -> CliResult {
             .map(|s| s.to_string())
             .unwrap_or_else(|| "-".into())
     );
-    println!("{:<24}{:>12}", "total", c.format(z.total_cents));
+    outln!("{:<24}{:>12}", "total", c.format(z.total_cents));
     if z.rounding_cents != 0 {
-        println!("{:<24}{:>12}", "cash rounding", c.format(z.rounding_cents));
+        outln!("{:<24}{:>12}", "cash rounding", c.format(z.rounding_cents));
     }
-    println!("{:<24}{:>12}", "taken", c.format(z.due_cents));
-    println!("by tender:");
+    outln!("{:<24}{:>12}", "taken", c.format(z.due_cents));
+    outln!("by tender:");
     for t in &z.by_tender {
-        println!(
+        outln!(
             "  {:<10}{:>6} x {:>12}",
             t.kind,
             t.count,
             c.format(t.amount_cents)
         );
     }
-    println!("by tax rate:           gross          net          tax");
+    outln!("by tax rate:           gross          net          tax");
     for t in &z.by_tax_rate {
-        println!(
+        outln!(
             "  {:>6}%  {:>12} {:>12} {:>12}",
             format!("{}.{:02}", t.tax_rate_bp / 100, t.tax_rate_bp % 100),
             c.format(t.gross_cents),
@@ -108,12 +108,12 @@ pub fn verify(ctx: &Context, json: bool) -> CliResult {
     if json {
         print_json(&report)?;
     } else {
-        println!("sales checked     {}", report.sales_checked);
-        println!(
+        outln!("sales checked     {}", report.sales_checked);
+        outln!(
             "hash chain        {}",
             report.first_break.as_deref().unwrap_or("ok")
         );
-        println!("integrity_check   {}", report.integrity_check);
+        outln!("integrity_check   {}", report.integrity_check);
     }
     Ok(if report.ok() {
         ExitCode::SUCCESS

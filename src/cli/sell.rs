@@ -115,9 +115,9 @@ pub fn run(ctx: &Context, args: SellArgs) -> CliResult {
         })?;
     } else {
         let f = |v: i64| currency.format(v);
-        println!("sale #{} saved ({})", receipt.seq, receipt.sale_id);
+        outln!("sale #{} saved ({})", receipt.seq, receipt.sale_id);
         for (l, a) in cart.lines().iter().zip(cart.totals()?.lines) {
-            println!(
+            outln!(
                 "  {:>4} x {:<28} {:>10} {:>10}",
                 l.qty,
                 l.name,
@@ -126,24 +126,24 @@ pub fn run(ctx: &Context, args: SellArgs) -> CliResult {
             );
         }
         if receipt.rounding_cents != 0 {
-            println!(
+            outln!(
                 "  {:<45} {:>10}",
                 "cash rounding",
                 f(receipt.rounding_cents)
             );
         }
-        println!(
+        outln!(
             "  {:<45} {:>10}",
             format!("TOTAL {currency}"),
             f(receipt.due_cents)
         );
-        println!("  {:<45} {:>10}", "incl. tax", f(receipt.tax_cents));
-        println!(
+        outln!("  {:<45} {:>10}", "incl. tax", f(receipt.tax_cents));
+        outln!(
             "  {:<45} {:>10}",
             format!("paid {pay}"),
             f(receipt.due_cents + receipt.change_cents)
         );
-        println!("  {:<45} {:>10}", "change", f(receipt.change_cents));
+        outln!("  {:<45} {:>10}", "change", f(receipt.change_cents));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -77,18 +77,18 @@ pub fn run(ctx: &Context, json: bool) -> CliResult {
     if let Some(hb) = &out.last_heartbeat_at {
         conn.push_str(&format!(" (last heartbeat {hb})"));
     }
-    println!("connectivity      {conn}");
+    outln!("connectivity      {conn}");
     if let Some(skew) = out.skew_ms {
-        println!("clock skew        {skew} ms (server minus till)");
+        outln!("clock skew        {skew} ms (server minus till)");
     }
-    println!("pending           {}", l.pending);
-    println!(
+    outln!("pending           {}", l.pending);
+    outln!(
         "oldest pending    {}",
         l.oldest_pending_age_s
             .map(|s| format!("{s} s ago"))
             .unwrap_or_else(|| "-".into())
     );
-    println!(
+    outln!(
         "rejected          {}{}",
         l.rejected,
         if l.rejected > 0 {
@@ -97,23 +97,23 @@ pub fn run(ctx: &Context, json: bool) -> CliResult {
             ""
         }
     );
-    println!("sent              {}", l.sent);
-    println!("open conflicts    {}", l.conflicts_open);
+    outln!("sent              {}", l.sent);
+    outln!("open conflicts    {}", l.conflicts_open);
     if l.skipped_products > 0 {
-        println!(
+        outln!(
             "catalog           {} product{} skipped (run kassa doctor)",
             l.skipped_products,
             if l.skipped_products == 1 { "" } else { "s" }
         );
     }
-    println!(
+    outln!(
         "last sync         {}",
         l.last_sync_at.as_deref().unwrap_or("never")
     );
     if let Some(e) = &l.last_error {
-        println!("last error        {e}");
+        outln!("last error        {e}");
     }
-    println!("device            {}", l.device_id);
-    println!("database          {}", out.database);
+    outln!("device            {}", l.device_id);
+    outln!("database          {}", out.database);
     Ok(ExitCode::SUCCESS)
 }

@@ -69,27 +69,30 @@ fn once(
             (true, Some(ms)) => format!("{} {ms} ms", report.connectivity.as_str()),
             _ => report.connectivity.as_str().to_string(),
         };
-        println!("connectivity  {status}");
+        outln!("connectivity  {status}");
         if let Some(skew) = report.skew_ms {
-            println!("clock skew    {skew} ms (server minus till)");
+            outln!("clock skew    {skew} ms (server minus till)");
         }
-        println!(
+        outln!(
             "pushed        {} ({} rejected now)",
-            report.pushed, report.rejected_now
+            report.pushed,
+            report.rejected_now
         );
-        println!(
+        outln!(
             "pulled        {} products, {} stock levels, {} conflicts",
-            report.pulled.products, report.pulled.stock, report.pulled.conflicts
+            report.pulled.products,
+            report.pulled.stock,
+            report.pulled.conflicts
         );
         if report.pulled.skipped > 0 {
-            println!(
+            outln!(
                 "skipped       {} products the till cannot use (see kassa doctor)",
                 report.pulled.skipped
             );
         }
-        println!("pending       {}", report.pending);
+        outln!("pending       {}", report.pending);
         if report.rejected > 0 {
-            println!(
+            outln!(
                 "rejected      {}  (see kassa queue --state rejected)",
                 report.rejected
             );
@@ -99,7 +102,7 @@ fn once(
                 "already_resolved" => "already resolved (the first resolution won)",
                 other => other,
             };
-            println!("note          op {seq}: {text}");
+            outln!("note          op {seq}: {text}");
         }
     }
     if let Some(e) = &report.error {
@@ -146,26 +149,46 @@ async fn headless(ctx: &Context, store: crate::store::StoreHandle) -> CliResult 
                 let s = status.borrow_and_update().clone();
                 let line = format!("{} · pending {} · rejected {}", link(&s), s.queue_depth, s.rejected);
                 if line != last {
-                    println!("{line}");
+                    if !say(&line) {
+                        break;
+                    }
                     last = line;
                 }
             }
-            e = events.recv() => match e {
-                Ok(SyncEvent::OpRejected { seq, code, message }) => {
-                    println!("op {seq} rejected: {code}: {message}");
+            e = events.recv() => {
+                let line = match e {
+                    Ok(SyncEvent::OpRejected { seq, code, message }) => {
+                        format!("op {seq} rejected: {code}: {message}")
+                    }
+                    Ok(SyncEvent::OpNote { seq, note }) => format!("op {seq}: {note}"),
+                    Ok(SyncEvent::ProductsSkipped { total, .. }) => {
+                        let hint = if total > 0 { " (run kassa doctor)" } else { "" };
+                        format!("catalog: {total} products skipped{hint}")
+                    }
+                    Ok(SyncEvent::LeaseHeldElsewhere { pid }) => {
+                        format!("standing by: process {pid} is syncing this database")
+                    }
+                    _ => continue,
+                };
+                if !say(&line) {
+                    break;
                 }
-                Ok(SyncEvent::OpNote { seq, note }) => println!("op {seq}: {note}"),
-                Ok(SyncEvent::ProductsSkipped { total, .. }) => {
-                    let hint = if total > 0 { " (run kassa doctor)" } else { "" };
-                    println!("catalog: {total} products skipped{hint}");
-                }
-                Ok(SyncEvent::LeaseHeldElsewhere { pid }) => {
-                    println!("standing by: process {pid} is syncing this database");
-                }
-                _ => {}
-            },
+            }
         }
     }
     engine.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line of the headless engine's log on stdout; false once the reader has gone, which
+/// stops the engine cleanly (nobody is watching any more) rather than mid-write.
+fn say(line: &str) -> bool {
+    match super::out_line(format_args!("{line}")) {
+        Ok(()) => true,
+        Err(CliError::Closed) => false,
+        Err(e) => {
+            tracing::warn!("headless sync output: {e:?}");
+            true
+        }
+    }
 }
