@@ -193,7 +193,7 @@ fn a_database_at_the_previous_schema_upgrades_in_place_and_keeps_its_data() {
         })
         .unwrap();
     assert_eq!(version, schema_version());
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     let status = store
         .call_blocking(|db| db.status(chrono::Utc::now()).unwrap())
         .unwrap();
@@ -217,4 +217,96 @@ fn a_database_at_the_previous_schema_upgrades_in_place_and_keeps_its_data() {
     let store = StoreHandle::open(&path, StoreOptions::default()).unwrap();
     let report = store.call_blocking(|db| db.verify().unwrap()).unwrap();
     assert!(report.ok(), "{report:?}");
+}
+
+#[test]
+fn a_database_at_schema_3_gains_the_conflict_fields_and_keeps_its_conflicts() {
+    use kassa::store::schema::{schema_version, MIGRATIONS};
+    use kassa::store::{ConflictUpdate, PullPage};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("till.db");
+    // What the build before migration 4 left on disk: a pulled conflict with a queued
+    // resolution, and a skipped product.
+    let before = 3;
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..before] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", before as i64)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO meta (key, value) VALUES ('device_id', 'dev-1'), ('sync_cursor_conflicts', '7');
+             INSERT INTO products (sku, name, price_cents, tax_rate_bp, price_includes_tax, version)
+             VALUES ('7001', 'Old bread', 250, 700, 1, 41);
+             INSERT INTO outbox (seq, op_id, kind, payload, created_at)
+             VALUES (1, 'op-1', 'resolve_conflict', '{\"conflict_id\":\"c1\",\"action\":\"accept\"}',
+                     '2026-11-28T17:05:00.000Z');
+             INSERT INTO conflicts (id, kind, status, sku, details, version, queued_seq)
+             VALUES ('c1', 'oversold', 'open', '7001', '{\"on_hand\":-1,\"sold_qty\":2}', 7, 1);
+             INSERT INTO skipped_products (sku, reason, version, first_seen_at, last_seen_at)
+             VALUES ('BAD', 'price out of range', 40, '2026-11-28T17:00:00.000Z',
+                     '2026-11-28T17:00:00.000Z');",
+        )
+        .unwrap();
+    }
+    let store = StoreHandle::open(&path, StoreOptions::default()).unwrap();
+    let version: i64 = store
+        .call_blocking(|db| {
+            db.conn()
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap()
+        })
+        .unwrap();
+    assert_eq!((version, schema_version()), (4, 4));
+    let rows = store
+        .call_blocking(|db| db.conflicts(true).unwrap())
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let c = &rows[0].conflict;
+    assert_eq!((c.id.as_str(), c.version), ("c1", 7));
+    assert_eq!(c.details["sold_qty"], 2);
+    assert_eq!(rows[0].queued_action.as_deref(), Some("accept"));
+    assert_eq!(
+        (&c.line_no, &c.count_id, &c.created_at, &c.resolved_at),
+        (&None, &None, &None, &None),
+        "not known until the server sends them"
+    );
+    let status = store
+        .call_blocking(|db| db.status(chrono::Utc::now()).unwrap())
+        .unwrap();
+    assert_eq!(
+        (status.device_id.as_str(), status.skipped_products),
+        ("dev-1", 1)
+    );
+
+    // The next version the server sends fills them in.
+    let page = PullPage {
+        conflicts: vec![ConflictUpdate {
+            status: "resolved".into(),
+            resolution: Some(serde_json::json!({"action": "accept"})),
+            version: 8,
+            created_at: Some("2026-11-28T17:02:11.000Z".into()),
+            resolved_at: Some("2026-11-28T17:10:00.000Z".into()),
+            ..c.clone()
+        }],
+        ..PullPage::default()
+    };
+    store
+        .call_blocking(move |db| db.apply_pull_page(&page, chrono::Utc::now()).unwrap())
+        .unwrap();
+    let c = store
+        .call_blocking(|db| db.conflicts(true).unwrap())
+        .unwrap()
+        .remove(0)
+        .conflict;
+    assert_eq!(c.created_at.as_deref(), Some("2026-11-28T17:02:11.000Z"));
+    assert_eq!(c.resolved_at.as_deref(), Some("2026-11-28T17:10:00.000Z"));
+    drop(store);
+    // Opening again changes nothing.
+    let store = StoreHandle::open(&path, StoreOptions::default()).unwrap();
+    let again = store
+        .call_blocking(|db| db.conflicts(true).unwrap())
+        .unwrap();
+    assert_eq!(again[0].conflict, c);
 }

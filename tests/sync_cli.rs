@@ -160,6 +160,130 @@ async fn conflicts_are_pulled_resolved_offline_and_a_second_resolution_is_alread
     stack.cleanup().await;
 }
 
+/// The server's own fields of each conflict of the test store, as `kassa_pull` formats them:
+/// id -> (line_no, count_id, created_at, resolved_at).
+async fn server_conflict_fields(
+    stack: &TestStack,
+) -> std::collections::BTreeMap<String, (Value, Value, Value, Value)> {
+    let db = stack.client().await.unwrap();
+    let rows = db
+        .query(
+            "select id::text, line_no, count_id::text, public.kassa_fmt_ts(created_at),
+                    public.kassa_fmt_ts(resolved_at)
+               from public.conflicts where store_id = $1",
+            &[&stack.store_id],
+        )
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| {
+            let line_no: Option<i32> = r.get(1);
+            let text = |i: usize| -> Value {
+                r.get::<_, Option<String>>(i)
+                    .map(Value::from)
+                    .unwrap_or(Value::Null)
+            };
+            (
+                r.get(0),
+                (
+                    line_no.map(Value::from).unwrap_or(Value::Null),
+                    text(2),
+                    text(3),
+                    text(4),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The same fields of each conflict as `kassa conflicts --all --json` shows them.
+fn till_conflict_fields(
+    t: &CliTill,
+) -> std::collections::BTreeMap<String, (Value, Value, Value, Value)> {
+    t.json(false, &["conflicts", "--all", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                (
+                    c["line_no"].clone(),
+                    c["count_id"].clone(),
+                    c["created_at"].clone(),
+                    c["resolved_at"].clone(),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulled_conflicts_keep_the_servers_line_count_and_times() {
+    let stack = TestStack::start().await.expect("stack");
+    let a = CliTill::new(&stack, 0);
+    let b = CliTill::new(&stack, 1);
+    // The till's price of 1003 is stale once the server raises it: a price_mismatch on line
+    // 2; 25 of 1001 oversell (24 in stock); a count far off raises a count_discrepancy.
+    on_server(
+        &stack,
+        "update public.products set price_cents = price_cents + 10 where sku = '1003'",
+    )
+    .await;
+    a.ok(false, &["sell", "--pay", "card", "1001*25", "1003"]);
+    a.ok(false, &["count", "1002", "999"]);
+    a.json(true, &["sync", "--once", "--json"]);
+
+    let server = server_conflict_fields(&stack).await;
+    let kinds: Vec<String> = a
+        .json(false, &["conflicts", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds.len(), 3, "{kinds:?}");
+    for kind in ["oversold", "price_mismatch", "count_discrepancy"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    assert_eq!(till_conflict_fields(&a), server, "as the server has them");
+    let mismatch = server
+        .values()
+        .find(|(line, ..)| !line.is_null())
+        .expect("the price_mismatch has its line");
+    assert_eq!(mismatch.0, 2);
+    assert!(
+        server.values().any(|(_, count, ..)| count.is_string()),
+        "the count_discrepancy has its count: {server:?}"
+    );
+    assert!(server.values().all(|f| f.2.is_string() && f.3.is_null()));
+
+    let oversold = a
+        .json(false, &["conflicts", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "oversold")
+        .cloned()
+        .unwrap();
+    let id = oversold["id"].as_str().unwrap().to_string();
+    let raised_utc = oversold["created_at"].as_str().unwrap().to_string();
+
+    // Another till resolves it on the server; the next pull brings the server's resolved_at.
+    b.json(true, &["sync", "--once", "--json"]);
+    b.ok(false, &["resolve", &id, "accept", "--note", "checked"]);
+    b.json(true, &["sync", "--once", "--json"]);
+    a.json(true, &["sync", "--once", "--json"]);
+    let server = server_conflict_fields(&stack).await;
+    let resolved_at = &server[&id].3;
+    assert!(resolved_at.is_string(), "{server:?}");
+    let till = till_conflict_fields(&a);
+    assert_eq!(till, server, "a later pull updates them");
+    assert_eq!(&till[&id].3, resolved_at);
+    assert_eq!(till[&id].2, Value::from(raised_utc), "created_at stays");
+    stack.cleanup().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stock_count_queued_offline_reaches_the_server_on_sync() {
     let stack = TestStack::start().await.expect("stack");

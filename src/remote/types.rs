@@ -159,6 +159,74 @@ pub struct RemoteConflict {
     #[serde(default)]
     pub resolution: Option<serde_json::Value>,
     pub version: i64,
+    /// The sale line behind a `price_mismatch` or `unknown_product` (1 or more).
+    #[serde(default, deserialize_with = "lenient::line_no")]
+    pub line_no: Option<i64>,
+    /// The stock count behind a `count_discrepancy` (a uuid).
+    #[serde(default, deserialize_with = "lenient::uuid")]
+    pub count_id: Option<String>,
+    /// When the server raised the conflict.
+    #[serde(default, deserialize_with = "lenient::created_at")]
+    pub created_at: Option<DateTime<Utc>>,
+    /// When the server recorded the winning resolution.
+    #[serde(default, deserialize_with = "lenient::resolved_at")]
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// Optional fields the till only shows: absent, null or malformed all read as `None`, so an
+/// older server (which omits them) or an odd value never fails a pull. A malformed value is
+/// logged, never stored.
+mod lenient {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    fn read<'de, D: Deserializer<'de>, T>(
+        d: D,
+        field: &'static str,
+        convert: impl FnOnce(&Value) -> Option<T>,
+    ) -> Result<Option<T>, D::Error> {
+        // Any JSON value deserialises into a `Value`: nothing here can fail the reply.
+        let value = Option::<Value>::deserialize(d)?.unwrap_or(Value::Null);
+        if value.is_null() {
+            return Ok(None);
+        }
+        let converted = convert(&value);
+        if converted.is_none() {
+            let shown: String = value.to_string().chars().take(80).collect();
+            tracing::warn!(field, value = %shown, "pulled conflict: malformed optional field left out");
+        }
+        Ok(converted)
+    }
+
+    pub fn line_no<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        read(d, "line_no", |v| v.as_i64().filter(|n| *n >= 1))
+    }
+
+    /// A uuid in its lowercase hyphenated form.
+    pub fn uuid<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        read(d, "count_id", |v| {
+            uuid::Uuid::parse_str(v.as_str()?)
+                .ok()
+                .map(|u| u.hyphenated().to_string())
+        })
+    }
+
+    /// An RFC 3339 time (any offset), as UTC.
+    fn time<'de, D: Deserializer<'de>>(
+        d: D,
+        field: &'static str,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        read(d, field, |v| crate::timefmt::parse(v.as_str()?))
+    }
+
+    pub fn created_at<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        time(d, "created_at")
+    }
+
+    pub fn resolved_at<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        time(d, "resolved_at")
+    }
 }
 
 #[cfg(test)]
@@ -177,6 +245,90 @@ mod tests {
         assert_eq!(r.stock.cursor, 815);
         assert_eq!(r.conflicts.rows[0].resolution, None);
         assert!(r.more());
+    }
+
+    fn conflict(extra: serde_json::Value) -> RemoteConflict {
+        let mut row = serde_json::json!({"id": "c1", "kind": "oversold", "status": "open",
+            "sku": "4001", "sale_id": null, "details": {}, "resolution": null, "version": 9});
+        if let (Some(row), Some(extra)) = (row.as_object_mut(), extra.as_object()) {
+            row.extend(extra.clone());
+        }
+        serde_json::from_value(row).expect("a conflict row always parses")
+    }
+
+    #[test]
+    fn a_conflict_carries_the_servers_line_count_and_times() {
+        let c = conflict(serde_json::json!({"line_no": 2,
+            "count_id": "0190F3A4-0000-7000-8000-00000000000A",
+            "created_at": "2026-11-28T17:02:11.123Z",
+            "resolved_at": "2026-11-28T18:10:00.000+01:00"}));
+        assert_eq!(c.line_no, Some(2));
+        assert_eq!(
+            c.count_id.as_deref(),
+            Some("0190f3a4-0000-7000-8000-00000000000a"),
+            "a uuid in its canonical form"
+        );
+        assert_eq!(
+            c.created_at.map(crate::store::timestamp).as_deref(),
+            Some("2026-11-28T17:02:11.123Z")
+        );
+        assert_eq!(
+            c.resolved_at.map(crate::store::timestamp).as_deref(),
+            Some("2026-11-28T17:10:00.000Z"),
+            "another offset is the same instant, kept in UTC"
+        );
+    }
+
+    #[test]
+    fn an_older_server_without_the_fields_or_with_nulls_still_parses() {
+        for c in [
+            conflict(serde_json::json!({})),
+            conflict(serde_json::json!({"line_no": null, "count_id": null,
+                "created_at": null, "resolved_at": null})),
+        ] {
+            assert_eq!(
+                (c.line_no, c.count_id, c.created_at, c.resolved_at),
+                (None, None, None, None)
+            );
+            assert_eq!(c.version, 9);
+        }
+    }
+
+    #[test]
+    fn odd_optional_fields_are_left_out_and_never_fail_the_pull() {
+        let odd = [
+            serde_json::json!({"line_no": "2", "count_id": 42, "created_at": 1_700_000_000,
+                "resolved_at": true}),
+            serde_json::json!({"line_no": 0, "count_id": "count-7", "created_at": "yesterday",
+                "resolved_at": "2026-13-45T99:00:00Z"}),
+            serde_json::json!({"line_no": -3, "count_id": {}, "created_at": [],
+                "resolved_at": {"at": "2026-11-28T17:00:00Z"}}),
+            serde_json::json!({"line_no": 2.5, "count_id": "", "created_at": "",
+                "resolved_at": "2026-11-28"}),
+            serde_json::json!({"line_no": 1e30, "count_id": "x".repeat(10_000),
+                "created_at": "2026-11-28T17:00:00", "resolved_at": "now()"}),
+        ];
+        for extra in odd {
+            let c = conflict(extra.clone());
+            assert_eq!(
+                (c.line_no, c.count_id, c.created_at, c.resolved_at),
+                (None, None, None, None),
+                "{extra}"
+            );
+            assert_eq!((c.id.as_str(), c.version), ("c1", 9), "the rest stays");
+        }
+        // A whole reply with one odd row: every row arrives.
+        let text = r#"{"catalog":{"rows":[],"cursor":0,"more":false},
+ "stock":{"rows":[],"cursor":0,"more":false},
+ "conflicts":{"rows":[
+   {"id":"c1","kind":"oversold","status":"open","details":{},"version":5,"line_no":"x","created_at":7},
+   {"id":"c2","kind":"oversold","status":"open","details":{},"version":6,"line_no":1,
+    "created_at":"2026-11-28T17:00:00.000Z","unknown_field":[1]}],"cursor":6,"more":false}}"#;
+        let r: PullReply = serde_json::from_str(text).expect("the pull does not fail");
+        let rows = &r.conflicts.rows;
+        assert_eq!((rows[0].line_no, rows[0].created_at), (None, None));
+        assert_eq!(rows[1].line_no, Some(1));
+        assert!(rows[1].created_at.is_some());
     }
 
     #[test]

@@ -30,7 +30,8 @@ impl Db {
     pub fn conflicts(&self, include_resolved: bool) -> Result<Vec<ConflictRow>, StoreError> {
         let mut st = self.conn.prepare_cached(
             "SELECT c.id, c.kind, c.status, c.sku, c.sale_id, c.details, c.resolution, c.version,
-                    json_extract(o.payload, '$.action')
+                    json_extract(o.payload, '$.action'),
+                    c.line_no, c.count_id, c.created_at, c.resolved_at
              FROM conflicts c LEFT JOIN outbox o ON o.seq = c.queued_seq
              WHERE ?1 OR c.status = 'open'
              ORDER BY c.status = 'open' DESC, c.version DESC",
@@ -47,6 +48,10 @@ impl Db {
                     details: json_col(r.get(5)?),
                     resolution: (!resolution.is_null()).then_some(resolution),
                     version: r.get(7)?,
+                    line_no: r.get(9)?,
+                    count_id: r.get(10)?,
+                    created_at: r.get(11)?,
+                    resolved_at: r.get(12)?,
                 },
                 queued_action: r.get(8)?,
             })

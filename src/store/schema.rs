@@ -132,6 +132,16 @@ CREATE TABLE skipped_products (
     last_seen_at  TEXT NOT NULL
 ) STRICT;
 "#,
+    // 4: what the server says about each pulled conflict besides its details: the sale line
+    // or stock count behind it, when it raised it and when it was resolved (RFC 3339 UTC).
+    // NULL where the server did not say (older servers, rows pulled before this migration
+    // until their next version arrives).
+    r#"
+ALTER TABLE conflicts ADD COLUMN line_no INTEGER;
+ALTER TABLE conflicts ADD COLUMN count_id TEXT;
+ALTER TABLE conflicts ADD COLUMN created_at TEXT;
+ALTER TABLE conflicts ADD COLUMN resolved_at TEXT;
+"#,
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

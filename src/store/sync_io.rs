@@ -62,7 +62,7 @@ pub struct StockUpdate {
 }
 
 /// A conflict as the server has it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ConflictUpdate {
     pub id: String,
     pub kind: String,
@@ -72,6 +72,14 @@ pub struct ConflictUpdate {
     pub details: serde_json::Value,
     pub resolution: Option<serde_json::Value>,
     pub version: i64,
+    /// The sale line behind it (`price_mismatch`, `unknown_product`), when the server says.
+    pub line_no: Option<i64>,
+    /// The stock count behind a `count_discrepancy` (a uuid), when the server says.
+    pub count_id: Option<String>,
+    /// When the server raised it (RFC 3339 UTC, milliseconds); `None` from older servers.
+    pub created_at: Option<String>,
+    /// When the server recorded its resolution (RFC 3339 UTC); `None` while open.
+    pub resolved_at: Option<String>,
 }
 
 /// The last server version seen per pull section.
@@ -300,12 +308,20 @@ impl Db {
             for s in &page.stock {
                 stock.execute(params![s.sku, s.on_hand, s.version])?;
             }
+            // What the server raised a conflict about, and when, never changes there: a newer
+            // version without it (an older server, a value the till left out) keeps what is
+            // known. `resolved_at` follows the newest version, like `status`.
             let mut conflict = tx.prepare_cached(
-                "INSERT INTO conflicts (id, kind, status, sku, sale_id, details, resolution, version)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                "INSERT INTO conflicts (id, kind, status, sku, sale_id, details, resolution, version,
+                     line_no, count_id, created_at, resolved_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, status = excluded.status,
                      sku = excluded.sku, sale_id = excluded.sale_id, details = excluded.details,
-                     resolution = excluded.resolution, version = excluded.version
+                     resolution = excluded.resolution, version = excluded.version,
+                     line_no = coalesce(excluded.line_no, conflicts.line_no),
+                     count_id = coalesce(excluded.count_id, conflicts.count_id),
+                     created_at = coalesce(excluded.created_at, conflicts.created_at),
+                     resolved_at = excluded.resolved_at
                  WHERE excluded.version >= conflicts.version",
             )?;
             for c in &page.conflicts {
@@ -317,7 +333,11 @@ impl Db {
                     c.sale_id,
                     c.details.to_string(),
                     c.resolution.as_ref().map(|r| r.to_string()),
-                    c.version
+                    c.version,
+                    c.line_no,
+                    c.count_id,
+                    c.created_at,
+                    c.resolved_at
                 ])?;
             }
             let cur = page.cursors;

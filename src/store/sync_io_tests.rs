@@ -124,6 +124,7 @@ fn a_pull_page_updates_catalog_stock_conflicts_and_cursors_in_one_go() {
             details: serde_json::json!({"on_hand": -1}),
             resolution: None,
             version: 7,
+            ..ConflictUpdate::default()
         }],
         skipped: vec![],
         cursors: SyncCursors {
@@ -145,6 +146,78 @@ fn a_pull_page_updates_catalog_stock_conflicts_and_cursors_in_one_go() {
     stale.conflicts[0].version = 3;
     db.apply_pull_page(&stale, Utc::now()).unwrap();
     assert_eq!(db.conflicts(false).unwrap().len(), 1);
+}
+
+#[test]
+fn the_servers_line_count_and_times_of_a_conflict_are_stored_and_follow_later_pulls() {
+    let (_d, mut db) = db();
+    let page = |c: ConflictUpdate| PullPage {
+        conflicts: vec![c],
+        ..PullPage::default()
+    };
+    let raised = ConflictUpdate {
+        id: "c1".into(),
+        kind: "count_discrepancy".into(),
+        status: "open".into(),
+        sku: Some("1001".into()),
+        details: serde_json::json!({"counted_qty": 14, "expected_qty": 17}),
+        version: 7,
+        line_no: Some(2),
+        count_id: Some("0190f3a4-0000-7000-8000-00000000000a".into()),
+        created_at: Some("2026-11-28T17:02:11.123Z".into()),
+        ..ConflictUpdate::default()
+    };
+    db.apply_pull_page(&page(raised.clone()), Utc::now())
+        .unwrap();
+    let stored = db.conflicts(true).unwrap().remove(0).conflict;
+    assert_eq!(stored, raised, "every field as pulled");
+
+    // Resolved on the server: the next version carries resolved_at.
+    let resolved = ConflictUpdate {
+        status: "resolved".into(),
+        resolution: Some(serde_json::json!({"action": "accept"})),
+        version: 9,
+        resolved_at: Some("2026-11-28T17:10:00.000Z".into()),
+        ..raised.clone()
+    };
+    db.apply_pull_page(&page(resolved.clone()), Utc::now())
+        .unwrap();
+    assert_eq!(db.conflicts(true).unwrap().remove(0).conflict, resolved);
+
+    // A corrected value replaces the old one; an older version changes nothing.
+    let corrected = ConflictUpdate {
+        version: 10,
+        created_at: Some("2026-11-28T17:02:12.000Z".into()),
+        ..resolved.clone()
+    };
+    db.apply_pull_page(&page(corrected.clone()), Utc::now())
+        .unwrap();
+    let stale = ConflictUpdate {
+        version: 8,
+        created_at: Some("2020-01-01T00:00:00.000Z".into()),
+        resolved_at: None,
+        ..corrected.clone()
+    };
+    db.apply_pull_page(&page(stale), Utc::now()).unwrap();
+    assert_eq!(db.conflicts(true).unwrap().remove(0).conflict, corrected);
+
+    // A newer version without them (an older server, a value the till left out) keeps what
+    // the server raised it about and when; resolved_at follows the newest version.
+    let silent = ConflictUpdate {
+        version: 11,
+        line_no: None,
+        count_id: None,
+        created_at: None,
+        resolved_at: None,
+        ..corrected.clone()
+    };
+    db.apply_pull_page(&page(silent), Utc::now()).unwrap();
+    let kept = db.conflicts(true).unwrap().remove(0).conflict;
+    assert_eq!(kept.version, 11);
+    assert_eq!(kept.line_no, Some(2));
+    assert_eq!(kept.count_id, corrected.count_id);
+    assert_eq!(kept.created_at, corrected.created_at);
+    assert_eq!(kept.resolved_at, None);
 }
 
 #[test]

@@ -106,6 +106,10 @@ fn to_page(reply: PullReply) -> PullPage {
                 details: r.details,
                 resolution: r.resolution,
                 version: r.version,
+                line_no: r.line_no,
+                count_id: r.count_id,
+                created_at: r.created_at.map(crate::store::timestamp),
+                resolved_at: r.resolved_at.map(crate::store::timestamp),
             })
             .collect(),
         skipped,

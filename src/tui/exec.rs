@@ -49,6 +49,10 @@ fn conflict(row: ConflictRow) -> ConflictItem {
         sale_id: c.sale_id,
         details: c.details,
         resolution: c.resolution,
+        line_no: c.line_no,
+        count_id: c.count_id,
+        created_at: c.created_at,
+        resolved_at: c.resolved_at,
         queued_action: row.queued_action,
     }
 }

@@ -69,6 +69,14 @@ pub struct ConflictItem {
     pub sale_id: Option<String>,
     pub details: Value,
     pub resolution: Option<Value>,
+    /// The sale line behind it, when the server said.
+    pub line_no: Option<i64>,
+    /// The stock count behind a `count_discrepancy`, when the server said.
+    pub count_id: Option<String>,
+    /// When the server raised it (stored RFC 3339 UTC), when it said.
+    pub created_at: Option<String>,
+    /// When the server recorded its resolution (stored RFC 3339 UTC).
+    pub resolved_at: Option<String>,
     /// A resolution this till has queued but not yet pushed.
     pub queued_action: Option<String>,
 }

@@ -279,6 +279,10 @@ pub fn conflict(id: &str, kind: &str, sku: &str, details: serde_json::Value) -> 
         sale_id: Some("5b0e7f52-0000-4000-8000-000000000001".into()),
         details,
         resolution: None,
+        line_no: None,
+        count_id: None,
+        created_at: None,
+        resolved_at: None,
         queued_action: None,
     }
 }
