@@ -294,6 +294,63 @@ fn queue_shows_local_times_to_people_and_utc_to_scripts() {
 }
 
 #[test]
+fn conflicts_say_when_the_server_raised_and_resolved_them() {
+    let t = Till::new();
+    t.json(&["sell", "--json", "1001"]);
+    // As pulled from a server that sends created_at and resolved_at (kept in UTC), and one
+    // pulled from an older server that does not.
+    t.execute_sql(
+        "INSERT INTO conflicts (id, kind, status, sku, details, resolution, version,
+                                line_no, count_id, created_at, resolved_at)
+         VALUES ('c1', 'unknown_product', 'resolved', '9999',
+                 '{\"line_no\":3,\"name\":\"Cola\",\"qty\":1,\"unit_price_cents\":120}',
+                 '{\"action\":\"non_stock\",\"resolved_at\":\"2026-11-28T17:09:59.000Z\"}', 2,
+                 3, NULL, '2026-11-28T17:02:11.000Z', '2026-11-28T17:10:00.000Z'),
+                ('c2', 'oversold', 'open', '1001', '{\"on_hand\":-1,\"sold_qty\":1}', NULL, 1,
+                 NULL, NULL, NULL, NULL)",
+    );
+    let human = run_in_zone(&t, "UTC-3", &["conflicts", "--all"]);
+    let now = Utc::now();
+    let raised = plus3().short_text("2026-11-28T17:02:11.000Z", now);
+    let resolved = plus3().short_text("2026-11-28T17:10:00.000Z", now);
+    let c1 = human.lines().find(|l| l.starts_with("c1 ")).expect("c1");
+    assert!(
+        c1.ends_with(&format!(
+            "unknown SKU 9999 'Cola' × 1 at 1.20 EUR (line 3) · raised {raised} · resolved at {resolved} — non_stock"
+        )),
+        "the server's resolved_at, not the one inside the resolution: {human}"
+    );
+    let c2 = human.lines().find(|l| l.starts_with("c2 ")).expect("c2");
+    assert!(c2.ends_with("on hand -1 after selling 1"), "{human}");
+    assert!(!c2.contains("raised"), "{human}");
+
+    let json = run_in_zone(&t, "UTC-3", &["conflicts", "--all", "--json"]);
+    assert_eq!(
+        json,
+        run_in_zone(&t, "UTC", &["conflicts", "--all", "--json"])
+    );
+    let json: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let by_id = |id: &str| {
+        json.as_array()
+            .expect("array")
+            .iter()
+            .find(|c| c["id"] == id)
+            .cloned()
+            .expect("the conflict")
+    };
+    let c1 = by_id("c1");
+    assert_eq!(c1["created_at"], "2026-11-28T17:02:11.000Z");
+    assert_eq!(c1["resolved_at"], "2026-11-28T17:10:00.000Z");
+    assert_eq!(c1["line_no"], 3);
+    assert_eq!(c1["count_id"], serde_json::Value::Null);
+    assert_eq!(c1["kind"], "unknown_product", "existing fields stay");
+    let c2 = by_id("c2");
+    for field in ["created_at", "resolved_at", "line_no", "count_id"] {
+        assert_eq!(c2[field], serde_json::Value::Null, "{field}: {c2}");
+    }
+}
+
+#[test]
 fn conflicts_say_what_happened_in_words_and_json_keeps_the_details() {
     let t = Till::new();
     t.json(&["sell", "--json", "1001"]);

@@ -35,25 +35,35 @@ fn busy_store() -> FakeStore {
     store
 }
 
-/// One conflict of each kind with the details the server sends (docs/protocol.md): two open,
-/// two resolved (one yesterday, to show a date).
+/// One conflict of each kind with the details and fields the server sends
+/// (docs/protocol.md): two open, two resolved (one yesterday, to show a date). The server
+/// raised each a little after the sale or count reached it.
 fn conflicts_of_each_kind() -> Vec<ConflictItem> {
     vec![
-        conflict(
-            "c0ffee00-0000-4000-8000-000000000001",
-            "oversold",
-            "1001",
-            serde_json::json!({"on_hand": -2, "sold_qty": 3,
-                               "event_time": "2026-11-28T16:58:00.000Z"}),
-        ),
-        conflict(
-            "c0ffee00-0000-4000-8000-000000000002",
-            "price_mismatch",
-            "1005",
-            serde_json::json!({"line_no": 2, "qty": 2, "sold_unit_cents": 449,
-                               "server_unit_cents": 479,
-                               "event_time": "2026-11-28T16:58:00.000Z"}),
-        ),
+        {
+            let mut c = conflict(
+                "c0ffee00-0000-4000-8000-000000000001",
+                "oversold",
+                "1001",
+                serde_json::json!({"on_hand": -2, "sold_qty": 3,
+                                   "event_time": "2026-11-28T16:58:00.000Z"}),
+            );
+            c.created_at = Some("2026-11-28T17:02:11.000Z".into());
+            c
+        },
+        {
+            let mut c = conflict(
+                "c0ffee00-0000-4000-8000-000000000002",
+                "price_mismatch",
+                "1005",
+                serde_json::json!({"line_no": 2, "qty": 2, "sold_unit_cents": 449,
+                                   "server_unit_cents": 479,
+                                   "event_time": "2026-11-28T16:58:00.000Z"}),
+            );
+            c.line_no = Some(2);
+            c.created_at = Some("2026-11-28T17:02:11.000Z".into());
+            c
+        },
         {
             let mut c = conflict(
                 "c0ffee00-0000-4000-8000-000000000003",
@@ -65,6 +75,9 @@ fn conflicts_of_each_kind() -> Vec<ConflictItem> {
             c.status = "resolved".into();
             c.resolution = Some(serde_json::json!({"action": "non_stock", "qty": null,
                 "sku": null, "note": "discontinued", "resolved_at": "2026-11-28T17:10:00.000Z"}));
+            c.line_no = Some(3);
+            c.created_at = Some("2026-11-28T17:02:11.000Z".into());
+            c.resolved_at = Some("2026-11-28T17:10:00.000Z".into());
             c
         },
         {
@@ -80,6 +93,9 @@ fn conflicts_of_each_kind() -> Vec<ConflictItem> {
             c.status = "resolved".into();
             c.resolution = Some(serde_json::json!({"action": "accept", "qty": null,
                 "sku": null, "note": null, "resolved_at": "2026-11-27T19:30:00.000Z"}));
+            c.count_id = Some("0190f3a4-0000-7000-8000-00000000000a".into());
+            c.created_at = Some("2026-11-27T19:05:30.000Z".into());
+            c.resolved_at = Some("2026-11-27T19:30:00.000Z".into());
             c
         },
     ]

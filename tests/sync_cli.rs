@@ -268,6 +268,18 @@ async fn pulled_conflicts_keep_the_servers_line_count_and_times() {
         .unwrap();
     let id = oversold["id"].as_str().unwrap().to_string();
     let raised_utc = oversold["created_at"].as_str().unwrap().to_string();
+    // People read when the server raised it, in the till's zone.
+    let zone = kassa::timefmt::Zone::Fixed(chrono::FixedOffset::east_opt(3 * 3600).unwrap());
+    let out = a
+        .cmd(false)
+        .env("TZ", "UTC-3")
+        .args(["conflicts"])
+        .output()
+        .unwrap();
+    let human = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = human.lines().find(|l| l.starts_with(&id)).unwrap();
+    let raised = zone.short_text(&raised_utc, chrono::Utc::now());
+    assert!(line.contains(&format!(" · raised {raised}")), "{human}");
 
     // Another till resolves it on the server; the next pull brings the server's resolved_at.
     b.json(true, &["sync", "--once", "--json"]);

@@ -78,15 +78,7 @@ pub fn list(ctx: &Context, args: ConflictsArgs) -> CliResult {
             c.kind,
             status,
             c.sku.as_deref().unwrap_or("-"),
-            ConflictText::new(
-                &c.kind,
-                c.sku.as_deref(),
-                &c.details,
-                c.resolution.as_ref(),
-                currency,
-                |t| Zone::Local.short_text(t, now),
-            )
-            .one_line()
+            ConflictText::new(&c.facts(), currency, |t| Zone::Local.short_text(t, now)).one_line()
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -11,6 +11,19 @@ use serde_json::Value;
 
 use super::Currency;
 
+/// What the server says about one conflict, as pulled (times are stored RFC 3339 UTC).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConflictFacts<'a> {
+    pub kind: &'a str,
+    pub sku: Option<&'a str>,
+    pub details: &'a Value,
+    pub resolution: Option<&'a Value>,
+    /// When the server raised the conflict (its `created_at`); `None` from older servers.
+    pub created_at: Option<&'a str>,
+    /// When the server recorded the resolution (its `resolved_at`).
+    pub resolved_at: Option<&'a str>,
+}
+
 /// The sentences a person reads about one conflict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConflictText {
@@ -18,6 +31,8 @@ pub struct ConflictText {
     pub what: String,
     /// `sold at 14:02:11`, `counted at …`: when the details carry the moment.
     pub when: Option<String>,
+    /// `raised 14:02:13`: when the server raised it, if it said.
+    pub raised: Option<String>,
     /// `resolved at 14:10:00 — accept, note 'shelf checked'`, when there is a resolution.
     pub resolved: Option<String>,
 }
@@ -25,29 +40,41 @@ pub struct ConflictText {
 impl ConflictText {
     /// `time` turns a stored RFC 3339 time into what the reader sees.
     pub fn new(
-        kind: &str,
-        sku: Option<&str>,
-        details: &Value,
-        resolution: Option<&Value>,
+        facts: &ConflictFacts<'_>,
         currency: Currency,
         time: impl Fn(&str) -> String,
     ) -> ConflictText {
+        let f = facts;
         ConflictText {
-            what: describe(kind, sku, details, currency).unwrap_or_else(|| compact(details)),
-            when: when(kind, details, &time),
-            resolved: resolution.map(|r| resolved(r, &time)),
+            what: describe(f.kind, f.sku, f.details, currency)
+                .unwrap_or_else(|| compact(f.details)),
+            when: when(f.kind, f.details, &time),
+            raised: f.created_at.map(|at| format!("raised {}", time(at))),
+            resolved: f.resolution.map(|r| resolved(r, f.resolved_at, &time)),
         }
+    }
+
+    /// When it happened and when the server raised it: `sold at 14:02:11 · raised 14:02:13`.
+    pub fn when_raised(&self) -> Option<String> {
+        join([self.when.as_ref(), self.raised.as_ref()])
     }
 
     /// Everything on one line, parts joined by ` · ` (for `kassa conflicts`).
     pub fn one_line(&self) -> String {
-        [Some(&self.what), self.when.as_ref(), self.resolved.as_ref()]
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join(" · ")
+        join([
+            Some(&self.what),
+            self.when.as_ref(),
+            self.raised.as_ref(),
+            self.resolved.as_ref(),
+        ])
+        .unwrap_or_default()
     }
+}
+
+/// The parts that are there, joined by ` · `; `None` when none is.
+fn join<'a>(parts: impl IntoIterator<Item = Option<&'a String>>) -> Option<String> {
+    let parts: Vec<&str> = parts.into_iter().flatten().map(String::as_str).collect();
+    (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
 fn compact(v: &Value) -> String {
@@ -141,10 +168,19 @@ fn when(kind: &str, details: &Value, time: &impl Fn(&str) -> String) -> Option<S
 }
 
 /// `resolved at 14:10:00 — recount 14, note 'shelf checked'`; compact JSON without an action.
-fn resolved(resolution: &Value, time: &impl Fn(&str) -> String) -> String {
+/// The time is the server's `resolved_at`, else the one inside a resolution with an action.
+fn resolved(
+    resolution: &Value,
+    resolved_at: Option<&str>,
+    time: &impl Fn(&str) -> String,
+) -> String {
     let Some(action) = text(resolution, "action") else {
-        return format!("resolved — {}", compact(resolution));
+        return match resolved_at {
+            Some(at) => format!("resolved at {} — {}", time(at), compact(resolution)),
+            None => format!("resolved — {}", compact(resolution)),
+        };
     };
+    let at = resolved_at.or_else(|| text(resolution, "resolved_at"));
     let mut how = match (action, int(resolution, "qty"), text(resolution, "sku")) {
         ("recount", Some(q), _) => format!("recount {q}"),
         ("map", _, Some(s)) => format!("map to SKU {s}"),
@@ -153,7 +189,7 @@ fn resolved(resolution: &Value, time: &impl Fn(&str) -> String) -> String {
     if let Some(note) = text(resolution, "note").filter(|n| !n.is_empty()) {
         how.push_str(&format!(", note '{note}'"));
     }
-    match text(resolution, "resolved_at") {
+    match at {
         Some(at) => format!("resolved at {} — {how}", time(at)),
         None => format!("resolved — {how}"),
     }
@@ -165,8 +201,19 @@ mod tests {
 
     use super::*;
 
+    fn facts<'a>(kind: &'a str, sku: Option<&'a str>, details: &'a Value) -> ConflictFacts<'a> {
+        ConflictFacts {
+            kind,
+            sku,
+            details,
+            resolution: None,
+            created_at: None,
+            resolved_at: None,
+        }
+    }
+
     fn words(kind: &str, sku: Option<&str>, details: Value) -> ConflictText {
-        ConflictText::new(kind, sku, &details, None, Currency::EUR, |t| {
+        ConflictText::new(&facts(kind, sku, &details), Currency::EUR, |t| {
             format!("<{t}>")
         })
     }
@@ -284,7 +331,7 @@ mod tests {
     #[test]
     fn a_resolution_says_when_and_how() {
         let time = |t: &str| format!("<{t}>");
-        let r = |v: Value| resolved(&v, &time);
+        let r = |v: Value| resolved(&v, None, &time);
         assert_eq!(
             r(
                 json!({"action": "recount", "qty": 14, "sku": null, "note": "shelf checked",
@@ -308,20 +355,93 @@ mod tests {
     }
 
     #[test]
-    fn one_line_joins_what_when_and_resolution() {
-        let details = json!({"on_hand": -1, "sold_qty": 1, "event_time": "E"});
-        let resolution = json!({"action": "accept", "resolved_at": "R"});
-        let t = ConflictText::new(
-            "oversold",
-            Some("1001"),
-            &details,
-            Some(&resolution),
+    fn the_servers_resolved_at_comes_first_then_the_resolutions_own() {
+        let time = |t: &str| format!("<{t}>");
+        let with_time = json!({"action": "accept", "resolved_at": "INSIDE"});
+        assert_eq!(
+            resolved(&with_time, Some("SERVER"), &time),
+            "resolved at <SERVER> — accept"
+        );
+        assert_eq!(
+            resolved(&with_time, None, &time),
+            "resolved at <INSIDE> — accept",
+            "an older server: the time inside the resolution, as before"
+        );
+        assert_eq!(
+            resolved(&json!({"action": "accept"}), Some("SERVER"), &time),
+            "resolved at <SERVER> — accept"
+        );
+        assert_eq!(
+            resolved(&json!({"by": "head office"}), Some("SERVER"), &time),
+            r#"resolved at <SERVER> — {"by":"head office"}"#
+        );
+        assert_eq!(
+            resolved(
+                &json!({"by": "head office", "resolved_at": "INSIDE"}),
+                None,
+                &time
+            ),
+            r#"resolved — {"by":"head office","resolved_at":"INSIDE"}"#,
+            "without an action the resolution is shown as it is"
+        );
+    }
+
+    #[test]
+    fn the_time_the_server_raised_it_is_said_when_known() {
+        let details = json!({"line_no": 3, "name": "Cola", "qty": 1, "unit_price_cents": 120});
+        let known = ConflictFacts {
+            created_at: Some("2026-11-28T17:02:11.000Z"),
+            ..facts("unknown_product", Some("9999"), &details)
+        };
+        let t = ConflictText::new(&known, Currency::EUR, |t| format!("<{t}>"));
+        assert_eq!(
+            t.raised.as_deref(),
+            Some("raised <2026-11-28T17:02:11.000Z>")
+        );
+        assert_eq!(
+            t.when_raised().as_deref(),
+            Some("raised <2026-11-28T17:02:11.000Z>"),
+            "this kind has no sale time: the raise alone"
+        );
+        let older = ConflictText::new(
+            &facts("unknown_product", Some("9999"), &details),
             Currency::EUR,
             |t| format!("<{t}>"),
         );
+        assert_eq!((older.when_raised(), older.raised), (None, None));
+
+        let sold = json!({"on_hand": -1, "sold_qty": 1, "event_time": "E"});
+        let t = ConflictText::new(
+            &ConflictFacts {
+                created_at: Some("C"),
+                ..facts("oversold", None, &sold)
+            },
+            Currency::EUR,
+            |t| format!("<{t}>"),
+        );
+        assert_eq!(t.when_raised().as_deref(), Some("sold at <E> · raised <C>"));
+    }
+
+    #[test]
+    fn one_line_joins_what_when_raised_and_resolution() {
+        let details = json!({"on_hand": -1, "sold_qty": 1, "event_time": "E"});
+        let resolution = json!({"action": "accept", "resolved_at": "R"});
+        let mut f = ConflictFacts {
+            resolution: Some(&resolution),
+            ..facts("oversold", Some("1001"), &details)
+        };
+        let line = |f: &ConflictFacts<'_>| {
+            ConflictText::new(f, Currency::EUR, |t| format!("<{t}>")).one_line()
+        };
         assert_eq!(
-            t.one_line(),
+            line(&f),
             "on hand -1 after selling 1 · sold at <E> · resolved at <R> — accept"
+        );
+        f.created_at = Some("C");
+        f.resolved_at = Some("S");
+        assert_eq!(
+            line(&f),
+            "on hand -1 after selling 1 · sold at <E> · raised <C> · resolved at <S> — accept"
         );
         assert_eq!(words("oversold", None, json!({})).one_line(), "{}");
     }

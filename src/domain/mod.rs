@@ -12,7 +12,7 @@ pub mod sale;
 pub mod tender;
 
 pub use cart::{Cart, CartLine, LineAmounts, Totals};
-pub use conflict_text::ConflictText;
+pub use conflict_text::{ConflictFacts, ConflictText};
 pub use money::Currency;
 pub use op::{OpKind, OpState};
 pub use product::Product;

@@ -82,6 +82,20 @@ pub struct ConflictUpdate {
     pub resolved_at: Option<String>,
 }
 
+impl ConflictUpdate {
+    /// What `ConflictText` puts into words.
+    pub fn facts(&self) -> crate::domain::ConflictFacts<'_> {
+        crate::domain::ConflictFacts {
+            kind: &self.kind,
+            sku: self.sku.as_deref(),
+            details: &self.details,
+            resolution: self.resolution.as_ref(),
+            created_at: self.created_at.as_deref(),
+            resolved_at: self.resolved_at.as_deref(),
+        }
+    }
+}
+
 /// The last server version seen per pull section.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncCursors {

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::domain::{OpKind, OpState};
+use crate::domain::{ConflictFacts, OpKind, OpState};
 
 /// Which outbox rows the queue pane lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +82,18 @@ pub struct ConflictItem {
 }
 
 impl ConflictItem {
+    /// What the conflict pane puts into words.
+    pub fn facts(&self) -> ConflictFacts<'_> {
+        ConflictFacts {
+            kind: &self.kind,
+            sku: self.sku.as_deref(),
+            details: &self.details,
+            resolution: self.resolution.as_ref(),
+            created_at: self.created_at.as_deref(),
+            resolved_at: self.resolved_at.as_deref(),
+        }
+    }
+
     /// Open and nothing queued for it yet: the ones that need a human.
     pub fn needs_action(&self) -> bool {
         self.status == "open" && self.queued_action.is_none()

@@ -83,14 +83,8 @@ pub fn draw(frame: &mut Frame, area: Rect, st: &State, theme: Theme, focused: bo
 }
 
 fn draw_detail(frame: &mut Frame, area: Rect, st: &State, item: &ConflictItem, theme: Theme) {
-    let text = ConflictText::new(
-        &item.kind,
-        item.sku.as_deref(),
-        &item.details,
-        item.resolution.as_ref(),
-        st.currency(),
-        |t| st.short_time(t),
-    );
+    let text = ConflictText::new(&item.facts(), st.currency(), |t| st.short_time(t));
+    let when = text.when_raised();
     let mut lines = vec![
         Line::from(vec![
             Span::styled(format!("{} ", item.kind), theme.title()),
@@ -106,7 +100,7 @@ fn draw_detail(frame: &mut Frame, area: Rect, st: &State, item: &ConflictItem, t
         ]),
         Line::raw(text.what),
     ];
-    if let Some(when) = text.when {
+    if let Some(when) = when {
         lines.push(Line::raw(when));
     }
     if let Some(resolved) = text.resolved {
