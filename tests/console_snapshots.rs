@@ -229,6 +229,25 @@ fn technician_screen_shows_queue_and_conflicts() {
 }
 
 #[test]
+fn heartbeat_says_how_many_catalog_products_were_skipped() {
+    for (w, h) in SIZES {
+        let mut store = busy_store();
+        let mut st = started(w, h, false, &mut store);
+        store.drive(&mut st, Action::SyncChanged(online()));
+        store.skipped_products = 3;
+        store.drive(
+            &mut st,
+            Action::ProductsSkipped {
+                skipped: 3,
+                cleared: 0,
+                total: 3,
+            },
+        );
+        snap("catalog_skipped", &st);
+    }
+}
+
+#[test]
 fn conflict_pane_with_details_and_actions() {
     for (w, h) in SIZES {
         let mut store = busy_store();

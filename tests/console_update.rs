@@ -7,7 +7,7 @@ use crossterm::event::KeyCode;
 use kassa::domain::{OpKind, OpState, Payment};
 use kassa::tui::action::{Action, Command};
 use kassa::tui::sales::SalesMode;
-use kassa::tui::state::{Focus, Popup};
+use kassa::tui::state::{FlashLevel, Focus, Popup};
 use kassa::tui::update;
 
 #[test]
@@ -436,4 +436,90 @@ fn the_tick_is_needed_only_while_something_ages() {
     store.push_op(OpKind::Sale, OpState::Pending, Some(100));
     store.drive(&mut st, Action::StoreChanged);
     assert!(st.needs_tick());
+}
+
+fn skipped(skipped: usize, cleared: usize, total: i64) -> Action {
+    Action::ProductsSkipped {
+        skipped,
+        cleared,
+        total,
+    }
+}
+
+#[test]
+fn products_skipped_by_a_pull_are_announced_and_the_status_reloaded() {
+    let mut st = state(80, 24, false);
+    let mut store = FakeStore::default();
+    store.start(&mut st);
+    assert_eq!(st.heartbeat.local.skipped_products, 0);
+
+    // The engine's event becomes the console's action.
+    let event = kassa::sync::SyncEvent::ProductsSkipped {
+        skipped: 3,
+        cleared: 0,
+        total: 3,
+        skus: vec!["1002".into(), "BIG1".into(), "X".into()],
+    };
+    let action = kassa::tui::notice::event_action(&event).expect("an action");
+    assert_eq!(action, skipped(3, 0, 3));
+    let cmds = update(&mut st, action.clone());
+    assert_eq!(cmds, vec![Command::LoadStatus], "update only asks for it");
+    let flash = st.flash.clone().expect("a notice");
+    assert_eq!(flash.level, FlashLevel::Info);
+    assert_eq!(
+        flash.text,
+        "3 products from the server skipped (run kassa doctor)"
+    );
+
+    store.skipped_products = 3;
+    store.drive(&mut st, action);
+    assert_eq!(st.heartbeat.local.skipped_products, 3, "the reloaded count");
+
+    // Cleared by a later pull: said so, and the count reloads to 0.
+    store.skipped_products = 0;
+    store.drive(&mut st, skipped(0, 3, 0));
+    let flash = st.flash.clone().expect("a notice");
+    assert_eq!(flash.level, FlashLevel::Success);
+    assert!(flash.text.contains("cleared"), "{}", flash.text);
+    assert_eq!(st.heartbeat.local.skipped_products, 0);
+}
+
+#[test]
+fn the_skipped_products_notice_counts_in_words() {
+    let text = |a: Action| {
+        let mut st = state(80, 24, false);
+        update(&mut st, a);
+        st.flash.map(|f| f.text)
+    };
+    assert_eq!(
+        text(skipped(1, 0, 1)).as_deref(),
+        Some("1 product from the server skipped (run kassa doctor)")
+    );
+    assert_eq!(
+        text(skipped(2, 0, 5)).as_deref(),
+        Some("2 products from the server skipped, 5 in all (run kassa doctor)")
+    );
+    assert_eq!(
+        text(skipped(0, 1, 2)).as_deref(),
+        Some("1 product cleared, 2 products still skipped from the server (run kassa doctor)")
+    );
+    assert!(
+        text(skipped(2, 0, 0)).is_some_and(|t| t.contains("cleared")),
+        "skipped and cleared again within one pull"
+    );
+    assert_eq!(text(skipped(0, 0, 4)), None, "nothing changed: no notice");
+    // Other engine events are still flash lines only.
+    let rejected = kassa::sync::SyncEvent::OpRejected {
+        seq: 7,
+        code: "invalid_payload".into(),
+        message: "bad".into(),
+    };
+    assert!(matches!(
+        kassa::tui::notice::event_action(&rejected),
+        Some(Action::Notice(FlashLevel::Error, _))
+    ));
+    assert_eq!(
+        kassa::tui::notice::event_action(&kassa::sync::SyncEvent::LeaseAcquired),
+        None
+    );
 }

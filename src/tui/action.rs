@@ -52,6 +52,13 @@ pub enum Action {
     Failed(String),
     /// Something the sync engine did that deserves the flash line.
     Notice(super::state::FlashLevel, String),
+    /// A pull left out catalog products the till cannot use (`skipped`), or cleared earlier
+    /// ones (`cleared`); `total` are on record now (the engine's `ProductsSkipped`).
+    ProductsSkipped {
+        skipped: usize,
+        cleared: usize,
+        total: i64,
+    },
 }
 
 /// Something the console needs done outside itself.

@@ -71,6 +71,7 @@ pub fn local_status(s: LocalStatus) -> LocalStatusView {
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.with_timezone(&Utc)),
         last_error: s.last_error,
+        skipped_products: s.skipped_products,
     }
 }
 

@@ -110,6 +110,8 @@ pub struct LocalStatusView {
     pub conflicts_open: i64,
     pub last_sync_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// Catalog products from the server that the till left out (see `kassa doctor`).
+    pub skipped_products: i64,
 }
 
 /// What came back from a committed sale.

@@ -16,7 +16,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use super::action::{Action, Command};
 use super::heartbeat::SyncView;
-use super::notice::notice;
+use super::notice::event_action;
 use super::state::{Settings, State};
 use super::{draw, exec, init, update};
 use crate::config::Config;
@@ -192,8 +192,8 @@ async fn event_loop(
             Some(a) = act_rx.recv() => a,
             Some(()) = store_changed(&mut store_events) => Action::StoreChanged,
             Some(view) = sync_changed(&mut sync) => Action::SyncChanged(view),
-            Some(ev) = sync_event(&mut sync_events) => match notice(&ev) {
-                Some((level, text)) => Action::Notice(level, text),
+            Some(ev) = sync_event(&mut sync_events) => match event_action(&ev) {
+                Some(a) => a,
                 None => continue,
             },
             _ = tick.tick(), if ticking => Action::Tick(Utc::now()),

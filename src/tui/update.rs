@@ -10,7 +10,7 @@ use super::action::{Action, Command};
 use super::keymap::{self, Context, KeyCmd};
 use super::layout;
 use super::state::{Confirm, Focus, Popup, State};
-use super::{conflicts, queue, sales};
+use super::{conflicts, notice, queue, sales};
 
 /// The commands to send when the console starts: everything shown is loaded once.
 pub fn init(st: &mut State) -> Vec<Command> {
@@ -81,6 +81,17 @@ pub fn update(st: &mut State, action: Action) -> Vec<Command> {
         Action::Notice(level, text) => {
             st.flash(level, text);
             Vec::new()
+        }
+        Action::ProductsSkipped {
+            skipped,
+            cleared,
+            total,
+        } => {
+            if let Some((level, text)) = notice::products_skipped(skipped, cleared, total) {
+                st.flash(level, text);
+            }
+            // The heartbeat's count comes from the store, like the rest of the local status.
+            vec![Command::LoadStatus]
         }
     };
     cmds.extend(sync_layout(st));

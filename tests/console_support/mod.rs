@@ -96,6 +96,8 @@ pub struct FakeStore {
     pub conflicts: Vec<ConflictItem>,
     pub next_seq: i64,
     pub commands: Vec<Command>,
+    /// Server catalog products the till left out, as the store would count them.
+    pub skipped_products: i64,
 }
 
 impl Default for FakeStore {
@@ -106,6 +108,7 @@ impl Default for FakeStore {
             conflicts: Vec::new(),
             next_seq: 1,
             commands: Vec::new(),
+            skipped_products: 0,
         }
     }
 }
@@ -150,6 +153,7 @@ impl FakeStore {
             conflicts_open: self.conflicts.iter().filter(|c| c.status == "open").count() as i64,
             last_sync_at: None,
             last_error: None,
+            skipped_products: self.skipped_products,
         }
     }
 

@@ -55,7 +55,16 @@ fn last_sync_text(st: &State) -> String {
     }
 }
 
+/// `catalog: 3 skipped` while server products are left out of the catalog.
+fn skipped_text(st: &State) -> Option<String> {
+    let n = st.heartbeat.local.skipped_products;
+    (n > 0).then(|| format!("catalog: {n} skipped"))
+}
+
 /// One line: connectivity, queue, problems, last sync, skew; a sparkline if room is left.
+/// What does not fit is left out whole rather than cut off, the least needed first: the
+/// skew, then the last sync (connectivity says whether the till is in touch); connectivity,
+/// the queue and the problems always stay.
 pub fn strip(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
     let hb = &st.heartbeat;
     let mut spans = vec![
@@ -69,15 +78,27 @@ pub fn strip(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
             theme.bad(),
         ));
     }
-    spans.push(Span::raw(format!(" │ {}", last_sync_text(st))));
-    if let Some(skew) = hb.sync.skew_ms {
-        spans.push(Span::raw(format!(" │ skew {}", human_skew(skew))));
+    if let Some(text) = skipped_text(st) {
+        spans.push(Span::styled(format!(" │ {text}"), theme.warn()));
     }
+    let mut optional = vec![Span::raw(format!(" │ {}", last_sync_text(st)))];
+    if let Some(skew) = hb.sync.skew_ms {
+        optional.push(Span::raw(format!(" │ skew {}", human_skew(skew))));
+    }
+    let width = |spans: &[Span]| spans.iter().map(Span::width).sum::<usize>();
+    let fixed = width(&spans);
+    let available = usize::from(area.width);
+    let wanted = optional.len();
+    while !optional.is_empty() && fixed + width(&optional) > available {
+        optional.pop();
+    }
+    let dropped = optional.len() < wanted;
+    spans.extend(optional);
     let line = Line::from(spans);
     let used = u16::try_from(line.width()).unwrap_or(u16::MAX);
     frame.render_widget(Paragraph::new(line), area);
     let room = area.width.saturating_sub(used.saturating_add(3));
-    if room >= 12 {
+    if room >= 12 && !dropped {
         let (_, data) = hb.spark();
         let width = usize::from(room.min(30));
         let data: Vec<u64> = data.iter().rev().take(width).rev().copied().collect();
@@ -98,8 +119,6 @@ pub fn panel(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
         .title(Span::styled(" Heartbeat ", theme.title()));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let [text_area, spark_area] =
-        Layout::vertical([Constraint::Min(7), Constraint::Length(3)]).areas(inner);
     let latency = match hb.sync.latency_ms {
         Some(ms) => format!("{ms} ms"),
         None => "–".to_string(),
@@ -125,6 +144,12 @@ pub fn panel(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
     } else {
         Line::raw(problems)
     });
+    if let Some(text) = skipped_text(st) {
+        lines.push(Line::from(Span::styled(
+            format!("{text} (kassa doctor)"),
+            theme.warn(),
+        )));
+    }
     if let Some(pid) = hb.sync.other_syncer_pid {
         lines.push(Line::raw(format!("Syncer   process {pid} (not this one)")));
     }
@@ -134,7 +159,19 @@ pub fn panel(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
             theme.warn(),
         )));
     }
+    // The sparkline takes the last three rows, unless the lines need them.
+    let needed = u16::try_from(lines.len()).unwrap_or(u16::MAX).max(7);
+    let spark_rows = if inner.height >= needed.saturating_add(3) {
+        3
+    } else {
+        0
+    };
+    let [text_area, spark_area] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(spark_rows)]).areas(inner);
     frame.render_widget(Paragraph::new(lines), text_area);
+    if spark_rows == 0 {
+        return;
+    }
     let (label, data) = hb.spark();
     let width = usize::from(spark_area.width.saturating_sub(2));
     let data: Vec<u64> = data.iter().rev().take(width).rev().copied().collect();
