@@ -294,6 +294,70 @@ fn queue_shows_local_times_to_people_and_utc_to_scripts() {
 }
 
 #[test]
+fn status_shows_local_times_to_people_and_utc_to_scripts() {
+    let t = Till::new();
+    t.json(&["sell", "--json", "1001"]);
+    // What a sync engine on this till last recorded (times as stored: UTC).
+    let (heartbeat, offline, synced) = (
+        "2026-11-28T17:00:42.000Z",
+        "2026-11-28T17:01:10.000Z",
+        "2026-11-28T16:59:59.000Z",
+    );
+    t.execute_sql(&format!(
+        "INSERT INTO meta (key, value) VALUES ('connectivity', 'offline'),
+             ('last_sync_at', '{synced}'),
+             ('sync_status', '{{\"latency_ms\":42,\"last_heartbeat_at\":\"{heartbeat}\",
+                              \"offline_since\":\"{offline}\"}}')"
+    ));
+    let run = |tz: &str, args: &[&str]| {
+        let out = t
+            .cmd()
+            .env("TZ", tz)
+            .env("KASSA_REMOTE_URL", "http://127.0.0.1:9")
+            .env("KASSA_ANON_KEY", "anon")
+            .env("KASSA_DEVICE_TOKEN", "token")
+            .args(args)
+            .output()
+            .expect("run kassa");
+        assert!(out.status.success(), "kassa {args:?}: {}", stderr(&out));
+        String::from_utf8(out.stdout).expect("UTF-8 output")
+    };
+    let json = run("UTC-3", &["status", "--json"]);
+    assert_eq!(
+        json,
+        run("UTC", &["status", "--json"]),
+        "--json ignores the zone"
+    );
+    let json: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(json["last_sync_at"], synced);
+    assert_eq!(json["last_heartbeat_at"], heartbeat);
+    assert_eq!(json["offline_since"], offline);
+
+    let human = run("UTC-3", &["status"]);
+    let now = Utc::now();
+    for stored in [heartbeat, offline, synced] {
+        let local = plus3().short_text(stored, now);
+        let utc = Zone::utc().short_text(stored, now);
+        assert!(human.contains(&local), "no {local} in:\n{human}");
+        assert!(!human.contains(&utc), "UTC {utc} in:\n{human}");
+        assert!(!human.contains(stored), "the stored form in:\n{human}");
+    }
+    let local = |stored| plus3().short_text(stored, now);
+    assert!(
+        human.contains(&format!(
+            "connectivity      offline since {} (last heartbeat {})",
+            local(offline),
+            local(heartbeat)
+        )),
+        "{human}"
+    );
+    assert!(
+        human.contains(&format!("last sync         {}", local(synced))),
+        "{human}"
+    );
+}
+
+#[test]
 fn conflicts_say_when_the_server_raised_and_resolved_them() {
     let t = Till::new();
     t.json(&["sell", "--json", "1001"]);

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::{print_json, CliResult, Context};
 use crate::store::LocalStatus;
+use crate::timefmt::Zone;
 
 #[derive(Serialize)]
 struct StatusOut {
@@ -67,15 +68,17 @@ pub fn run(ctx: &Context, json: bool) -> CliResult {
         return Ok(ExitCode::SUCCESS);
     }
     let l = &out.local;
+    // Times for people in the till's zone; --json above keeps them as stored (UTC).
+    let local = |t: &str| Zone::Local.short_text(t, chrono::Utc::now());
     let mut conn = out.connectivity.clone();
     if let Some(ms) = out.latency_ms.filter(|_| conn == "online") {
         conn.push_str(&format!(" {ms} ms"));
     }
     if let Some(since) = &out.offline_since {
-        conn.push_str(&format!(" since {since}"));
+        conn.push_str(&format!(" since {}", local(since)));
     }
     if let Some(hb) = &out.last_heartbeat_at {
-        conn.push_str(&format!(" (last heartbeat {hb})"));
+        conn.push_str(&format!(" (last heartbeat {})", local(hb)));
     }
     outln!("connectivity      {conn}");
     if let Some(skew) = out.skew_ms {
@@ -108,7 +111,7 @@ pub fn run(ctx: &Context, json: bool) -> CliResult {
     }
     outln!(
         "last sync         {}",
-        l.last_sync_at.as_deref().unwrap_or("never")
+        l.last_sync_at.as_deref().map_or("never".into(), local)
     );
     if let Some(e) = &l.last_error {
         outln!("last error        {e}");
