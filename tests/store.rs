@@ -163,35 +163,44 @@ fn stock_counts_and_resolutions_queue_as_ops() {
     assert_eq!(conflicts[0].queued_action.as_deref(), Some("recount"));
 }
 
-#[test]
-fn a_database_at_the_previous_schema_upgrades_in_place_and_keeps_its_data() {
-    use kassa::store::schema::{schema_version, MIGRATIONS};
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("till.db");
-    // What the build before migration 3 left on disk: migrations 1 and 2, a catalog, a device.
-    let before = 2;
-    {
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        for sql in &MIGRATIONS[..before] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.pragma_update(None, "user_version", before as i64)
-            .unwrap();
-        conn.execute_batch(
-            "INSERT INTO meta (key, value) VALUES ('device_id', 'dev-1'), ('sync_cursor_catalog', '41');
-             INSERT INTO products (sku, name, price_cents, tax_rate_bp, price_includes_tax, version)
-             VALUES ('7001', 'Old bread', 250, 700, 1, 41);",
-        )
-        .unwrap();
+/// A database file as the build before migration `before + 1` left it: migrations 1 to
+/// `before` and then `seed` (SQL).
+fn database_at_schema(path: &std::path::Path, before: usize, seed: &str) {
+    use kassa::store::schema::MIGRATIONS;
+    let conn = rusqlite::Connection::open(path).unwrap();
+    for sql in &MIGRATIONS[..before] {
+        conn.execute_batch(sql).unwrap();
     }
-    let store = StoreHandle::open(&path, StoreOptions::default()).unwrap();
-    let version: i64 = store
+    conn.pragma_update(None, "user_version", before as i64)
+        .unwrap();
+    conn.execute_batch(seed).unwrap();
+}
+
+fn user_version(store: &StoreHandle) -> i64 {
+    store
         .call_blocking(|db| {
             db.conn()
                 .query_row("PRAGMA user_version", [], |r| r.get(0))
                 .unwrap()
         })
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn a_database_at_the_previous_schema_upgrades_in_place_and_keeps_its_data() {
+    use kassa::store::schema::schema_version;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("till.db");
+    // What the build before migration 3 left on disk: migrations 1 and 2, a catalog, a device.
+    database_at_schema(
+        &path,
+        2,
+        "INSERT INTO meta (key, value) VALUES ('device_id', 'dev-1'), ('sync_cursor_catalog', '41');
+         INSERT INTO products (sku, name, price_cents, tax_rate_bp, price_includes_tax, version)
+         VALUES ('7001', 'Old bread', 250, 700, 1, 41);",
+    );
+    let store = StoreHandle::open(&path, StoreOptions::default()).unwrap();
+    let version = user_version(&store);
     assert_eq!(version, schema_version());
     assert_eq!(version, 4);
     let status = store
@@ -221,43 +230,29 @@ fn a_database_at_the_previous_schema_upgrades_in_place_and_keeps_its_data() {
 
 #[test]
 fn a_database_at_schema_3_gains_the_conflict_fields_and_keeps_its_conflicts() {
-    use kassa::store::schema::{schema_version, MIGRATIONS};
+    use kassa::store::schema::schema_version;
     use kassa::store::{ConflictUpdate, PullPage};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("till.db");
     // What the build before migration 4 left on disk: a pulled conflict with a queued
     // resolution, and a skipped product.
-    let before = 3;
-    {
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        for sql in &MIGRATIONS[..before] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.pragma_update(None, "user_version", before as i64)
-            .unwrap();
-        conn.execute_batch(
-            "INSERT INTO meta (key, value) VALUES ('device_id', 'dev-1'), ('sync_cursor_conflicts', '7');
-             INSERT INTO products (sku, name, price_cents, tax_rate_bp, price_includes_tax, version)
-             VALUES ('7001', 'Old bread', 250, 700, 1, 41);
-             INSERT INTO outbox (seq, op_id, kind, payload, created_at)
-             VALUES (1, 'op-1', 'resolve_conflict', '{\"conflict_id\":\"c1\",\"action\":\"accept\"}',
-                     '2026-11-28T17:05:00.000Z');
-             INSERT INTO conflicts (id, kind, status, sku, details, version, queued_seq)
-             VALUES ('c1', 'oversold', 'open', '7001', '{\"on_hand\":-1,\"sold_qty\":2}', 7, 1);
-             INSERT INTO skipped_products (sku, reason, version, first_seen_at, last_seen_at)
-             VALUES ('BAD', 'price out of range', 40, '2026-11-28T17:00:00.000Z',
-                     '2026-11-28T17:00:00.000Z');",
-        )
-        .unwrap();
-    }
+    database_at_schema(
+        &path,
+        3,
+        "INSERT INTO meta (key, value) VALUES ('device_id', 'dev-1'), ('sync_cursor_conflicts', '7');
+         INSERT INTO products (sku, name, price_cents, tax_rate_bp, price_includes_tax, version)
+         VALUES ('7001', 'Old bread', 250, 700, 1, 41);
+         INSERT INTO outbox (seq, op_id, kind, payload, created_at)
+         VALUES (1, 'op-1', 'resolve_conflict', '{\"conflict_id\":\"c1\",\"action\":\"accept\"}',
+                 '2026-11-28T17:05:00.000Z');
+         INSERT INTO conflicts (id, kind, status, sku, details, version, queued_seq)
+         VALUES ('c1', 'oversold', 'open', '7001', '{\"on_hand\":-1,\"sold_qty\":2}', 7, 1);
+         INSERT INTO skipped_products (sku, reason, version, first_seen_at, last_seen_at)
+         VALUES ('BAD', 'price out of range', 40, '2026-11-28T17:00:00.000Z',
+                 '2026-11-28T17:00:00.000Z');",
+    );
     let store = StoreHandle::open(&path, StoreOptions::default()).unwrap();
-    let version: i64 = store
-        .call_blocking(|db| {
-            db.conn()
-                .query_row("PRAGMA user_version", [], |r| r.get(0))
-                .unwrap()
-        })
-        .unwrap();
+    let version = user_version(&store);
     assert_eq!((version, schema_version()), (4, 4));
     let rows = store
         .call_blocking(|db| db.conflicts(true).unwrap())
