@@ -13,6 +13,6 @@ pub mod types;
 pub use client::{RemoteClient, Timed};
 pub use error::{ErrorClass, RemoteError};
 pub use types::{
-    CatalogRow, HeartbeatReply, HeartbeatStatus, OpOutcome, PullCursors, PullReply, PullSection,
-    PushOp, PushResult, RemoteConflict, StockRow,
+    CatalogEntry, CatalogRow, HeartbeatReply, HeartbeatStatus, OpOutcome, PullCursors, PullReply,
+    PullSection, PushOp, PushResult, RemoteConflict, StockRow,
 };

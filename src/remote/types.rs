@@ -113,7 +113,7 @@ impl<T> Default for PullSection<T> {
 /// What `kassa_pull` answers.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct PullReply {
-    pub catalog: PullSection<CatalogRow>,
+    pub catalog: PullSection<CatalogEntry>,
     pub stock: PullSection<StockRow>,
     pub conflicts: PullSection<RemoteConflict>,
 }
@@ -136,6 +136,46 @@ pub struct CatalogRow {
     pub price_includes_tax: bool,
     pub active: bool,
     pub version: i64,
+}
+
+/// One pulled catalog row: well formed, or not in the protocol's shape (a wrong JSON type, a
+/// missing field). A malformed row never fails the pull: the till records it as skipped, like a
+/// product it cannot sell, and the rest of the page applies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CatalogEntry {
+    Row(CatalogRow),
+    Malformed {
+        /// The row's `sku` if it is a string, else empty.
+        sku: String,
+        /// The row's `version` if it is an integer, else 0.
+        version: i64,
+        /// The row's `active` if it is a boolean, else true (so that it is recorded).
+        active: bool,
+        /// What is wrong with it.
+        error: String,
+    },
+}
+
+impl<'de> Deserialize<'de> for CatalogEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Any JSON value reads as a `Value`: only a reply that is not JSON fails here.
+        let v = serde_json::Value::deserialize(d)?;
+        let sku = v
+            .get("sku")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned);
+        let version = v.get("version").and_then(serde_json::Value::as_i64);
+        let active = v.get("active").and_then(serde_json::Value::as_bool);
+        Ok(match serde_json::from_value::<CatalogRow>(v) {
+            Ok(row) => CatalogEntry::Row(row),
+            Err(e) => CatalogEntry::Malformed {
+                sku: sku.unwrap_or_default(),
+                version: version.unwrap_or(0),
+                active: active.unwrap_or(true),
+                error: e.to_string(),
+            },
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -241,7 +281,11 @@ mod tests {
  "conflicts":{"rows":[{"id":"c1","kind":"oversold","status":"open","sku":"4001",
    "sale_id":"s1","details":{"on_hand":-1},"resolution":null,"version":816}],"cursor":816,"more":true}}"#;
         let r: PullReply = serde_json::from_str(text).unwrap();
-        assert_eq!(r.catalog.rows[0].price_cents, 119);
+        assert!(
+            matches!(&r.catalog.rows[0], CatalogEntry::Row(c) if c.price_cents == 119),
+            "{:?}",
+            r.catalog.rows
+        );
         assert_eq!(r.stock.cursor, 815);
         assert_eq!(r.conflicts.rows[0].resolution, None);
         assert!(r.more());

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::backoff::Backoff;
 use super::shared::Shared;
 use super::status::SyncEvent;
-use crate::remote::{PullCursors, PullReply, RemoteError};
+use crate::remote::{CatalogEntry, PullCursors, PullReply, RemoteError};
 use crate::store::{
     ConflictUpdate, ProductSkip, ProductUpdate, PullPage, StockUpdate, SyncCursors,
 };
@@ -51,7 +51,26 @@ fn to_page(reply: PullReply) -> PullPage {
             .catalog
             .rows
             .into_iter()
-            .filter_map(|r| {
+            .filter_map(|entry| {
+                let r = match entry {
+                    CatalogEntry::Row(r) => r,
+                    CatalogEntry::Malformed {
+                        sku,
+                        version,
+                        active,
+                        error,
+                    } => {
+                        let key = crate::store::skip_key(&sku);
+                        tracing::warn!(sku = %key, version, "server sent a malformed catalog row: {error}");
+                        skipped.push(ProductSkip {
+                            sku,
+                            reason: format!("malformed catalog row: {error}"),
+                            version,
+                            active,
+                        });
+                        return None;
+                    }
+                };
                 let product = crate::domain::Product {
                     sku: r.sku,
                     barcode: r.barcode,
@@ -220,6 +239,13 @@ pub(crate) async fn run(sh: Arc<Shared>, mut rng: StdRng) {
 mod tests {
     use super::*;
 
+    fn applied_skus(page: &PullPage) -> Vec<&str> {
+        page.products
+            .iter()
+            .map(|p| p.product.sku.as_str())
+            .collect()
+    }
+
     #[test]
     fn a_product_the_till_cannot_sell_is_left_out_and_the_rest_applies() {
         let reply: PullReply = serde_json::from_value(serde_json::json!({
@@ -236,11 +262,7 @@ mod tests {
         }))
         .unwrap();
         let page = to_page(reply);
-        let skus: Vec<&str> = page
-            .products
-            .iter()
-            .map(|p| p.product.sku.as_str())
-            .collect();
+        let skus = applied_skus(&page);
         assert_eq!(skus, vec!["1001"]);
         assert_eq!(
             page.cursors.catalog, 5,
@@ -258,6 +280,53 @@ mod tests {
             page.skipped[1].reason.contains("tax rate"),
             "{:?}",
             page.skipped
+        );
+    }
+
+    #[test]
+    fn a_catalog_row_of_the_wrong_shape_is_skipped_and_never_blocks_the_pull() {
+        let reply: PullReply = serde_json::from_value(serde_json::json!({
+            "catalog": {"rows": [
+                {"sku": "1001", "barcode": null, "name": "Milk", "price_cents": 119,
+                 "tax_rate_bp": 700, "price_includes_tax": true, "active": true, "version": 3},
+                {"sku": "1003", "barcode": null, "name": "Bread", "price_cents": "2.39",
+                 "tax_rate_bp": 700, "price_includes_tax": true, "active": true, "version": 4},
+                {"sku": "1004", "price_cents": 100, "version": 5},
+                {"name": "no sku", "price_cents": 1, "version": "six"},
+                42,
+                {"sku": "1005", "barcode": null, "name": "Eggs", "price_cents": 299,
+                 "tax_rate_bp": 700, "price_includes_tax": true, "active": true, "version": 7}
+            ], "cursor": 7, "more": false},
+            "stock": {"rows": [{"sku": "1001", "on_hand": 5, "version": 8}], "cursor": 8, "more": false},
+            "conflicts": {"rows": [], "cursor": 0, "more": false}
+        }))
+        .expect("a malformed catalog row never fails the reply");
+        let page = to_page(reply);
+        let skus = applied_skus(&page);
+        assert_eq!(skus, vec!["1001", "1005"]);
+        assert_eq!(page.stock.len(), 1, "the other sections apply");
+        assert_eq!(
+            page.cursors.catalog, 7,
+            "the cursor moves past the bad rows"
+        );
+        let skipped: Vec<(&str, i64)> = page
+            .skipped
+            .iter()
+            .map(|s| (s.sku.as_str(), s.version))
+            .collect();
+        assert_eq!(skipped, vec![("1003", 4), ("1004", 5), ("", 0), ("", 0)]);
+        assert!(page.skipped.iter().all(|s| s.active));
+        assert!(
+            page.skipped[0]
+                .reason
+                .starts_with("malformed catalog row: invalid type"),
+            "{:?}",
+            page.skipped[0]
+        );
+        assert!(
+            page.skipped[1].reason.contains("missing field"),
+            "{:?}",
+            page.skipped[1]
         );
     }
 }
