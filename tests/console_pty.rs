@@ -42,9 +42,7 @@ fn a_three_item_cash_sale_is_saved_queued_and_listed_by_kassa_queue() {
         console.wait_for(text, WAIT);
     }
 
-    console.send("q");
-    let status = console.wait_exit(WAIT);
-    assert!(status.success(), "{status:?}");
+    console.quit(WAIT);
 
     let queue = till.json(&["queue", "--json"]);
     let ops = queue.as_array().expect("a JSON array");
@@ -103,8 +101,7 @@ fn a_conflict_resolved_from_the_conflict_pane_queues_the_resolution() {
     console.send(ENTER);
     console.wait_for("queued as #1", WAIT);
     console.wait_for("queued: accept", WAIT);
-    console.send("q");
-    assert!(console.wait_exit(WAIT).success());
+    console.quit(WAIT);
 
     let queue = till.json(&["queue", "--json"]);
     let op = &queue[0];
@@ -146,8 +143,7 @@ fn the_queue_pane_shows_times_in_the_tills_zone_and_json_keeps_utc() {
     console.wait_for("Queue · 1 all", WAIT);
     let screen = console.wait_for(&local, WAIT);
     assert!(!screen.contains(&utc), "UTC time on screen:\n{screen}");
-    console.send("q");
-    assert!(console.wait_exit(WAIT).success());
+    console.quit(WAIT);
 }
 
 #[test]
@@ -155,8 +151,7 @@ fn below_80x24_the_console_says_the_terminal_is_too_small() {
     let till = Till::new();
     let mut console = PtyConsole::start(till.dir.path(), &till.db, &[], 60, 20);
     console.wait_for("terminal too small", WAIT);
-    console.send("q");
-    assert!(console.wait_exit(WAIT).success());
+    console.quit(WAIT);
 }
 
 #[test]
@@ -169,8 +164,7 @@ fn the_console_follows_a_resize_below_and_back_above_80x24() {
     console.resize(120, 40);
     console.wait_for("Heartbeat", WAIT);
     console.wait_for("Code/barcode", WAIT);
-    console.send("q");
-    assert!(console.wait_exit(WAIT).success());
+    console.quit(WAIT);
 }
 
 /// A key typed just after the terminal was resized (an SSH window dragged, then a code typed)
@@ -198,8 +192,7 @@ fn keys_typed_right_after_a_resize_are_not_lost() {
     // Esc clears the code (alone in its read, so that it is not taken for Alt+q), then quit.
     console.send("\u{1b}");
     std::thread::sleep(Duration::from_millis(300));
-    console.send("q");
-    assert!(console.wait_exit(WAIT).success());
+    console.quit(WAIT);
 }
 
 #[test]
@@ -218,6 +211,5 @@ fn a_sale_made_by_another_process_shows_in_the_technicians_queue() {
     assert_eq!(sale["seq"], 1);
     console.wait_for("Queue · 1 all", WAIT);
     console.wait_for("2.28", WAIT);
-    console.send("q");
-    assert!(console.wait_exit(WAIT).success());
+    console.quit(WAIT);
 }

@@ -223,6 +223,13 @@ impl PtyConsole {
         self.child.process_id()
     }
 
+    /// Presses `q` (the empty console's quit) and checks that kassa exits cleanly.
+    pub fn quit(&mut self, timeout: Duration) {
+        self.send("q");
+        let status = self.wait_exit(timeout);
+        assert!(status.success(), "kassa exited with {status:?}");
+    }
+
     /// Waits for the process to exit; panics if it does not.
     pub fn wait_exit(&mut self, timeout: Duration) -> portable_pty::ExitStatus {
         let start = Instant::now();
