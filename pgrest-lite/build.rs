@@ -42,6 +42,8 @@ fn main() {
     );
     let setup = manifest.join("sql").join("supabase_setup.sql");
     let _ = writeln!(out, "/// What a Supabase project already has (roles, `auth` helpers, default privileges).\npub const SUPABASE_SETUP: &str = include_str!({:?});", setup.display().to_string());
+    let auth = manifest.join("sql").join("supabase_auth.sql");
+    let _ = writeln!(out, "/// Supabase Auth's own tables (users, sessions, refresh tokens) as the auth stand-in uses them.\npub const SUPABASE_AUTH: &str = include_str!({:?});", auth.display().to_string());
     let dest = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("embedded_sql.rs");
     std::fs::write(dest, out).expect("write embedded_sql.rs");
 }

@@ -24,6 +24,9 @@
 //!   ([`error::status_for_sqlstate`]); no database connection → 503 `PGRST000`, pool
 //!   exhausted → 504 `PGRST003`.
 //!
+//! - `/auth/v1/...` — the Supabase Auth subset (password and refresh-token grants with
+//!   rotation and reuse detection, logout, the admin users API), its own module: [`auth`].
+//!
 //! ## Library
 //! - [`serve`]`(`[`Config`]`) -> `[`ServerHandle`] starts the gateway on the current tokio
 //!   runtime (used by the binary and by [`testing::TestStack`]).
@@ -61,6 +64,7 @@
 // ApiError is a plain PostgREST error record (a few strings); boxing it buys nothing here.
 #![allow(clippy::result_large_err)]
 
+pub mod auth;
 pub mod error;
 pub mod jwt;
 pub mod query;

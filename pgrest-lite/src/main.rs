@@ -1,7 +1,8 @@
 //! `pgrest-lite`: the local stand-in for Supabase's data API.
 //!
 //! ```text
-//! pgrest-lite serve --database-url postgres://authenticator@127.0.0.1:5432/kassa --port 54321
+//! pgrest-lite serve --database-url postgres://authenticator@127.0.0.1:5432/kassa --port 54321 \
+//!     [--jwt-exp 3600] [--refresh-token-reuse-interval 10]
 //! pgrest-lite token anon|service-role
 //! pgrest-lite token device --device <uuid> --store <uuid> [--ttl-days 365]
 //! pgrest-lite db-init --database-url postgres://postgres@127.0.0.1:5432/kassa [--no-seed]
@@ -45,6 +46,16 @@ enum Command {
         pool_size: usize,
         #[arg(long, default_value = "public")]
         schema: String,
+        /// Access-token lifetime of the auth stand-in, in seconds (GoTrue's JWT_EXP).
+        #[arg(long, env = "GOTRUE_JWT_EXP", default_value_t = 3600)]
+        jwt_exp: i64,
+        /// Seconds a rotated refresh token may still be used (GoTrue's reuse interval).
+        #[arg(
+            long,
+            env = "GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL",
+            default_value_t = 10
+        )]
+        refresh_token_reuse_interval: i64,
     },
     /// Mint an API key or a device token.
     Token {
@@ -124,7 +135,14 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             port,
             pool_size,
             schema,
+            jwt_exp,
+            refresh_token_reuse_interval,
         } => {
+            if jwt_exp < 1 || refresh_token_reuse_interval < 0 {
+                return Err(
+                    "--jwt-exp must be >= 1 and --refresh-token-reuse-interval >= 0".into(),
+                );
+            }
             tracing_subscriber::fmt()
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env()
@@ -137,6 +155,8 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             config.listen = SocketAddr::new(host, port);
             config.pool_size = pool_size;
             config.schema = schema;
+            config.auth.jwt_exp = jwt_exp;
+            config.auth.refresh_token_reuse_interval = refresh_token_reuse_interval;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;

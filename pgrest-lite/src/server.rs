@@ -21,6 +21,7 @@ use tokio::sync::{oneshot, RwLock};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_postgres::NoTls;
 
+use crate::auth::AuthConfig;
 use crate::error::ApiError;
 use crate::jwt::JwtKeys;
 use crate::Error;
@@ -49,6 +50,8 @@ pub struct Config {
     pub anon_role: String,
     /// How long a request waits for a pooled connection before 504 (PGRST003).
     pub pool_timeout: Duration,
+    /// The Supabase Auth stand-in under `/auth/v1` (see [`crate::auth`]).
+    pub auth: AuthConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -65,10 +68,13 @@ impl std::fmt::Debug for Config {
 impl Config {
     /// A configuration for `database_url` (e.g. `postgres://authenticator@127.0.0.1:5432/kassa`)
     /// with the defaults: listen on 127.0.0.1:3000, 8 connections, schema `public`, anon role
-    /// `anon`.
+    /// `anon`, the auth stand-in on the same database as `supabase_auth_admin` with
+    /// Supabase's lifetimes.
     pub fn new(database_url: &str, jwt_secret: &str) -> Result<Config, Error> {
         let pg: tokio_postgres::Config = database_url.parse().map_err(Error::Db)?;
+        let auth = AuthConfig::for_database(&pg);
         Ok(Config {
+            auth,
             pg,
             jwt_secret: jwt_secret.to_string(),
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
@@ -160,6 +166,11 @@ pub async fn serve(config: Config) -> Result<ServerHandle, Error> {
         tracing::warn!(error = %e.message, "schema cache not loaded yet; will retry on demand");
     }
 
+    let auth = crate::auth::router(
+        config.auth.clone(),
+        JwtKeys::new(&config.jwt_secret)?,
+        format!("http://{local_addr}/auth/v1"),
+    )?;
     let app = Router::new()
         .route("/rest/v1/rpc/{function}", post(rpc::rpc))
         .route(
@@ -169,7 +180,8 @@ pub async fn serve(config: Config) -> Result<ServerHandle, Error> {
         .route("/health", get(|| async { "ok" }))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
-        .with_state(state);
+        .with_state(state)
+        .merge(auth);
 
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(accept_loop(listener, app, stop_rx));

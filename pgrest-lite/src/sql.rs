@@ -1,5 +1,5 @@
 //! The server-side SQL, embedded at build time: [`SUPABASE_SETUP`] (what a Supabase project
-//! already has), [`MIGRATIONS`] (`supabase/migrations/*.sql`, in order) and [`SEED`]
+//! already has), [`SUPABASE_AUTH`] (Supabase Auth's tables), [`MIGRATIONS`] (`supabase/migrations/*.sql`, in order) and [`SEED`]
 //! (`supabase/seed.sql`), plus a helper to apply them to a database.
 
 include!(concat!(env!("OUT_DIR"), "/embedded_sql.rs"));
@@ -16,7 +16,10 @@ pub async fn apply_all(
     admin
         .batch_execute("select pg_advisory_lock(1801, 42)")
         .await?;
-    let setup = client.batch_execute(SUPABASE_SETUP).await;
+    let mut setup = client.batch_execute(SUPABASE_SETUP).await;
+    if setup.is_ok() {
+        setup = client.batch_execute(SUPABASE_AUTH).await;
+    }
     admin
         .batch_execute("select pg_advisory_unlock(1801, 42)")
         .await?;

@@ -134,16 +134,47 @@ async fn drop_database(admin_url: String, db_name: String) {
     }
 }
 
+/// Settings of a [`TestStack`] beyond the defaults.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// Access-token lifetime of the auth stand-in, in seconds (Supabase: 3600).
+    pub jwt_exp: i64,
+    /// Refresh-token reuse interval, in seconds (Supabase: 10).
+    pub refresh_token_reuse_interval: i64,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        StackOptions {
+            jwt_exp: 3600,
+            refresh_token_reuse_interval: 10,
+        }
+    }
+}
+
+/// The password of the device users that [`TestStack::create_device_users`] makes.
+pub const TEST_DEVICE_PASSWORD: &str = "till-password-1";
+
+/// The e-mail address of a device's auth user in test stacks and the dev stack.
+pub fn device_email(device: Uuid) -> String {
+    format!("till-{}@kassa.test", &device.simple().to_string()[24..])
+}
+
 impl TestStack {
     /// A fresh database (setup SQL + migrations + seed) and a gateway on 127.0.0.1 (free port).
     pub async fn start() -> Result<TestStack, TestError> {
+        Self::start_with(StackOptions::default()).await
+    }
+
+    /// [`TestStack::start`] with other auth lifetimes.
+    pub async fn start_with(opts: StackOptions) -> Result<TestStack, TestError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("pgrest-lite-test")
             .enable_all()
             .build()?;
         let handle = runtime.handle().clone();
-        let init = handle.spawn(Self::init());
+        let init = handle.spawn(Self::init(opts));
         let mut stack = match init.await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
@@ -167,7 +198,7 @@ impl TestStack {
         rt.block_on(Self::start())
     }
 
-    async fn init() -> Result<TestStack, TestError> {
+    async fn init(opts: StackOptions) -> Result<TestStack, TestError> {
         let admin_url = admin_url();
         let admin_cfg = pg_config(&admin_url)?;
         let db_name = format!(
@@ -209,6 +240,11 @@ impl TestStack {
             )?;
             gateway_config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
             gateway_config.pool_size = 4;
+            gateway_config.auth.pg =
+                pg_config(&url_for(&admin_cfg, "supabase_auth_admin", &db_name))?;
+            gateway_config.auth.jwt_exp = opts.jwt_exp;
+            gateway_config.auth.refresh_token_reuse_interval = opts.refresh_token_reuse_interval;
+            gateway_config.auth.pool_size = 2;
             let gateway = serve(gateway_config.clone()).await?;
             let port = gateway.local_addr().port();
             gateway_config.listen = SocketAddr::from(([127, 0, 0, 1], port));
@@ -309,6 +345,34 @@ impl TestStack {
     /// A token with arbitrary claims, signed with the stack's secret.
     pub fn token_with_claims(&self, claims: &Value) -> String {
         self.keys.mint(claims)
+    }
+
+    /// Makes an auth user for each seeded device (id = the device id, `app_metadata` with its
+    /// `store_id` and `device_id`, e-mail [`device_email`], password [`TEST_DEVICE_PASSWORD`]),
+    /// as the admin API would. Returns the e-mail addresses in [`DEVICES`] order.
+    pub async fn create_device_users(&self) -> Result<Vec<String>, TestError> {
+        let db = self.client().await?;
+        let mut emails = Vec::new();
+        let all = self
+            .devices
+            .iter()
+            .chain(std::iter::once(&self.other_store_device));
+        for d in all {
+            let email = device_email(d.id);
+            crate::auth::admin::insert_user(
+                &db,
+                d.id,
+                &email,
+                TEST_DEVICE_PASSWORD,
+                true,
+                &crate::auth::admin::device_app_metadata(d.store_id, d.id),
+                &serde_json::json!({}),
+                None,
+            )
+            .await?;
+            emails.push(email);
+        }
+        Ok(emails)
     }
 
     /// Stops the gateway and drops the database.

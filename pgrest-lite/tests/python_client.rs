@@ -4,73 +4,14 @@
 //! cargo target directory. If Python or the package cannot be had (offline machine), the test
 //! prints a SKIP line and passes: the Rust conformance tests cover the same ground.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::{Command, Stdio};
 
 use pgrest_lite::testing::TestStack;
 
-fn imports_postgrest(python: &Path) -> bool {
-    Command::new(python)
-        .args(["-c", "import postgrest"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
-fn venv_dir() -> PathBuf {
-    // tests run from target/<profile>/deps/...: put the venv next to them.
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("."));
-    exe.ancestors()
-        .nth(3)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(std::env::temp_dir)
-        .join("pgrest-lite-py")
-}
-
-fn find_python() -> Result<PathBuf, String> {
-    let system = PathBuf::from("python3");
-    if imports_postgrest(&system) {
-        return Ok(system);
-    }
-    let venv = venv_dir();
-    let py = venv.join("bin").join("python");
-    if imports_postgrest(&py) {
-        return Ok(py);
-    }
-    let made = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .stdout(Stdio::null())
-        .status()
-        .map_err(|e| format!("python3 not available: {e}"))?;
-    if !made.success() {
-        return Err("python3 -m venv failed".into());
-    }
-    let out = Command::new(&py)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "postgrest>=0.16",
-        ])
-        .env("PIP_NO_INPUT", "1")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("pip not runnable: {e}"))?;
-    if !out.status.success() || !imports_postgrest(&py) {
-        return Err(format!(
-            "pip install postgrest failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        ));
-    }
-    Ok(py)
+fn find_python() -> Result<std::path::PathBuf, String> {
+    common::python::python_with("postgrest", "postgrest>=0.16", "pgrest-lite-py")
 }
 
 #[tokio::test]

@@ -2,6 +2,8 @@
 //! builds ops exactly as docs/protocol.md describes (seq, hash chain).
 #![allow(dead_code)]
 
+pub mod python;
+
 use pgrest_lite::testing::{Device, TestStack};
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
