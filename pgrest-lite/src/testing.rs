@@ -157,7 +157,7 @@ pub const TEST_DEVICE_PASSWORD: &str = "till-password-1";
 
 /// The e-mail address of a device's auth user in test stacks and the dev stack.
 pub fn device_email(device: Uuid) -> String {
-    format!("till-{}@kassa.test", &device.simple().to_string()[24..])
+    format!("till-{}@kassa.test", &device.simple().to_string()[20..])
 }
 
 impl TestStack {

@@ -119,8 +119,67 @@ fn is_loopback(host: &str) -> bool {
             .unwrap_or(false)
 }
 
-fn remote_check(ctx: &Context) -> Check {
+/// The enrolled session: whether there is one and when its access token expires (never a
+/// token). Returns the check and the session's project URL.
+fn session_check(ctx: &Context, store: &crate::store::StoreHandle) -> (Check, Option<String>) {
+    let s = match store.call_blocking(|db| db.device_session()) {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return (check("session", Verdict::Fail, e.to_string()), None),
+        Err(e) => return (check("session", Verdict::Fail, e.to_string()), None),
+    };
+    let Some(s) = s else {
+        let how = if ctx.config.remote.device_token.is_some() {
+            "not enrolled: the static remote.device_token is used (kassa enroll is recommended)"
+        } else {
+            "not enrolled (kassa enroll)"
+        };
+        return (check("session", Verdict::Ok, how), None);
+    };
+    let sum = s.summary(chrono::Utc::now());
+    let who = format!(
+        "{} (device {}, store {})",
+        sum.email,
+        sum.device_id,
+        sum.store_id.as_deref().unwrap_or("none")
+    );
+    let c = if let Some(r) = &sum.revoked_reason {
+        check(
+            "session",
+            Verdict::Fail,
+            format!("{who}: refused by Supabase Auth ({r}); enrol again"),
+        )
+    } else if ctx.config.remote.device_token.is_some() {
+        check(
+            "session",
+            Verdict::Warn,
+            format!(
+                "enrolled as {who}; access token expires {}; remote.device_token is ignored",
+                sum.access_expires_at
+            ),
+        )
+    } else {
+        check(
+            "session",
+            Verdict::Ok,
+            format!(
+                "enrolled as {who}; access token expires {}{}",
+                sum.access_expires_at,
+                if sum.access_expired {
+                    " (expired: refreshed at the next sync)"
+                } else {
+                    ""
+                }
+            ),
+        )
+    };
+    (c, Some(sum.url))
+}
+
+fn remote_check(ctx: &Context, session_url: Option<&str>) -> Check {
     let r = &ctx.config.remote;
+    if let Some(url) = session_url {
+        return reachability(url, r);
+    }
     let Some(url) = r.url.as_deref() else {
         return check(
             "remote",
@@ -132,9 +191,13 @@ fn remote_check(ctx: &Context) -> Check {
         return check(
             "remote",
             Verdict::Fail,
-            "remote.url is set but anon_key or device_token is missing",
+            "remote.url is set but anon_key or device_token is missing (or enrol: kassa enroll)",
         );
     }
+    reachability(url, r)
+}
+
+fn reachability(url: &str, r: &crate::config::RemoteConfig) -> Check {
     let Some((host, port, https)) = host_port(url) else {
         return check(
             "remote",
@@ -196,6 +259,7 @@ fn tempfile_probe(dir: &Path) -> bool {
 
 pub fn run(ctx: &Context, json: bool) -> CliResult {
     let mut checks = Vec::new();
+    let mut session_url = None;
     checks.push(match &ctx.config_path {
         Some(p) => check("config", Verdict::Ok, format!("{} is valid", p.display())),
         None => check("config", Verdict::Ok, "no config file: built-in defaults"),
@@ -222,6 +286,9 @@ pub fn run(ctx: &Context, json: bool) -> CliResult {
                 Err(e) => check("database", Verdict::Fail, e.to_string()),
             });
             checks.push(catalog_check(&store));
+            let (c, url) = session_check(ctx, &store);
+            checks.push(c);
+            session_url = url;
         }
         Err(CliError::Failed(m) | CliError::BadInput(m)) => {
             checks.push(check("database", Verdict::Fail, m));
@@ -263,7 +330,7 @@ pub fn run(ctx: &Context, json: bool) -> CliResult {
             format!("cannot write logs to {}", logs.display()),
         )
     });
-    checks.push(remote_check(ctx));
+    checks.push(remote_check(ctx, session_url.as_deref()));
     let worst = checks
         .iter()
         .map(|c| c.verdict)

@@ -17,7 +17,9 @@ mod catalog;
 mod conflicts;
 mod console;
 mod context;
+mod device_user;
 mod doctor;
+mod enroll;
 mod queue;
 mod report;
 mod sell;
@@ -79,6 +81,10 @@ pub enum Command {
     Resolve(conflicts::ResolveArgs),
     /// Queue a stock count: SKU and the quantity on the shelf now.
     Count(conflicts::CountArgs),
+    /// Sign the till in to the store's Supabase Auth (`--status`: who the till is).
+    Enroll(enroll::EnrollArgs),
+    /// The store owner's side: create or revoke a till's Supabase Auth user (service key).
+    DeviceUser(device_user::DeviceUserArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -203,5 +209,7 @@ fn run(cli: Cli) -> CliResult {
         Some(Command::Conflicts(a)) => conflicts::list(&ctx, a),
         Some(Command::Resolve(a)) => conflicts::resolve(&ctx, a),
         Some(Command::Count(a)) => conflicts::count(&ctx, a),
+        Some(Command::Enroll(a)) => enroll::run(&ctx, a),
+        Some(Command::DeviceUser(a)) => device_user::run(&ctx, a),
     }
 }

@@ -31,19 +31,22 @@ struct SeenStatus {
     skew_ms: Option<i64>,
     last_heartbeat_at: Option<String>,
     offline_since: Option<String>,
+    last_error: Option<String>,
 }
 
 pub fn run(ctx: &Context, json: bool) -> CliResult {
     let store = ctx.open_store()?;
-    let configured = ctx.config.remote.is_configured();
-    let (local, seen, snapshot) =
+    let (mut local, seen, snapshot, enrolled) =
         store.call_blocking(move |db| -> Result<_, crate::store::StoreError> {
             Ok((
                 db.status(chrono::Utc::now())?,
                 db.meta_get("connectivity")?,
                 db.meta_get("sync_status")?,
+                db.device_session()?.is_some(),
             ))
         })??;
+    // An enrolled till (kassa enroll) has its remote in the database.
+    let configured = enrolled || ctx.config.remote.is_configured();
     // A snapshot this build cannot read is shown as unknown, not an error.
     let snap: SeenStatus = snapshot
         .filter(|_| configured)
@@ -54,6 +57,12 @@ pub fn run(ctx: &Context, json: bool) -> CliResult {
     } else {
         "unconfigured".into()
     };
+    // Why the engine stopped (e.g. the session Supabase Auth refused) is its own last error.
+    if matches!(connectivity.as_str(), "unauthorized" | "upgrade_required") {
+        if let Some(e) = snap.last_error.clone() {
+            local.last_error = Some(e);
+        }
+    }
     let out = StatusOut {
         connectivity,
         latency_ms: snap.latency_ms,

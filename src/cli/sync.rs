@@ -129,9 +129,10 @@ fn link(s: &SyncStatus) -> String {
 }
 
 async fn headless(ctx: &Context, store: crate::store::StoreHandle) -> CliResult {
-    if !ctx.config.remote.is_configured() {
+    let enrolled = store.call(|db| db.device_session()).await??.is_some();
+    if !enrolled && !ctx.config.remote.is_configured() {
         return Err(CliError::BadInput(
-            "no remote configured (set remote.url, remote.anon_key and remote.device_token)".into(),
+            "no remote configured (enrol the till with kassa enroll, or set remote.url, remote.anon_key and remote.device_token)".into(),
         ));
     }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -5,6 +5,7 @@
 //! Plain `http://` is refused unless the host is loopback or `remote.allow_insecure_http`.
 
 use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -30,6 +31,9 @@ pub struct RemoteClient {
     http: reqwest::Client,
     rpc_base: String,
     request_timeout_ms: u64,
+    /// `Authorization: Bearer ...`, shared by the clones: an enrolled till's access token is
+    /// replaced when the sync engine refreshes it.
+    bearer: Arc<RwLock<HeaderValue>>,
 }
 
 impl std::fmt::Debug for RemoteClient {
@@ -71,29 +75,20 @@ impl RemoteClient {
             .device_token
             .as_deref()
             .ok_or_else(|| RemoteError::Config("remote.device_token is not set".into()))?;
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| RemoteError::Config(format!("remote.url {url:?}: {e}")))?;
-        match parsed.scheme() {
-            "https" => {}
-            "http" if cfg.allow_insecure_http || is_loopback(&parsed) => {}
-            "http" => {
-                return Err(RemoteError::Config(format!(
-                    "plain http:// is only allowed for loopback addresses (got {url:?}); \
-                     use https:// or set remote.allow_insecure_http = true"
-                )))
-            }
-            other => {
-                return Err(RemoteError::Config(format!(
-                    "remote.url scheme {other:?} is not http(s)"
-                )))
-            }
-        }
+        RemoteClient::with_token(url, key, token, cfg)
+    }
+
+    /// A client for `url` with the anon key and a bearer token (an enrolled till's access
+    /// token: see [`RemoteClient::set_token`]); timeouts and the plain-http rule from `cfg`.
+    pub fn with_token(
+        url: &str,
+        key: &str,
+        token: &str,
+        cfg: &RemoteConfig,
+    ) -> Result<RemoteClient, RemoteError> {
+        check_url(url, cfg.allow_insecure_http)?;
         let mut headers = HeaderMap::new();
         headers.insert("apikey", secret_header(key, "remote.anon_key")?);
-        headers.insert(
-            AUTHORIZATION,
-            secret_header(&format!("Bearer {token}"), "remote.device_token")?,
-        );
         headers.insert("accept", HeaderValue::from_static("application/json"));
         let http = reqwest::Client::builder()
             .default_headers(headers)
@@ -107,7 +102,25 @@ impl RemoteClient {
             http,
             rpc_base: format!("{}/rest/v1/rpc/", url.trim_end_matches('/')),
             request_timeout_ms: cfg.request_timeout_ms,
+            bearer: Arc::new(RwLock::new(bearer_header(token)?)),
         })
+    }
+
+    /// Replaces the bearer token of this client and all its clones.
+    pub fn set_token(&self, token: &str) -> Result<(), RemoteError> {
+        let v = bearer_header(token)?;
+        match self.bearer.write() {
+            Ok(mut b) => *b = v,
+            Err(poisoned) => *poisoned.into_inner() = v,
+        }
+        Ok(())
+    }
+
+    fn bearer(&self) -> HeaderValue {
+        match self.bearer.read() {
+            Ok(b) => b.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     /// `kassa_heartbeat`: server time and the minimum client schema.
@@ -143,6 +156,7 @@ impl RemoteClient {
         let resp = self
             .http
             .post(format!("{}{function}", self.rpc_base))
+            .header(AUTHORIZATION, self.bearer())
             .json(args)
             .send()
             .await
@@ -191,7 +205,28 @@ impl RemoteClient {
     }
 }
 
-fn secret_header(value: &str, name: &str) -> Result<HeaderValue, RemoteError> {
+fn bearer_header(token: &str) -> Result<HeaderValue, RemoteError> {
+    secret_header(&format!("Bearer {token}"), "the device token")
+}
+
+/// Plain `http://` only for loopback hosts unless `allow_insecure_http`.
+pub(crate) fn check_url(url: &str, allow_insecure_http: bool) -> Result<(), RemoteError> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| RemoteError::Config(format!("remote.url {url:?}: {e}")))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if allow_insecure_http || is_loopback(&parsed) => Ok(()),
+        "http" => Err(RemoteError::Config(format!(
+            "plain http:// is only allowed for loopback addresses (got {url:?}); \
+             use https:// or set remote.allow_insecure_http = true"
+        ))),
+        other => Err(RemoteError::Config(format!(
+            "remote.url scheme {other:?} is not http(s)"
+        ))),
+    }
+}
+
+pub(crate) fn secret_header(value: &str, name: &str) -> Result<HeaderValue, RemoteError> {
     let mut v = HeaderValue::from_str(value).map_err(|_| {
         RemoteError::Config(format!(
             "{name} contains characters not allowed in a header"
@@ -215,7 +250,7 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 }
 
 /// The error and its causes on one line ("error sending request: connection refused").
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![e.to_string()];
     let mut source = e.source();
     while let Some(s) = source {

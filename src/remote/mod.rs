@@ -5,11 +5,15 @@
 //! - [`types`]: the request and response payloads.
 //! - [`error`]: [`RemoteError`] and its [`ErrorClass`] (transient / permanent / auth / upgrade).
 //! - [`client`]: [`RemoteClient`], reqwest over rustls, secrets kept out of every log line.
+//! - [`auth`]: [`AuthClient`] (Supabase Auth sign-in and refresh of an enrolled till) and the
+//!   store owner's [`auth::AdminClient`].
 
+pub mod auth;
 pub mod client;
 pub mod error;
 pub mod types;
 
+pub use auth::{AuthClient, AuthError, AuthSession};
 pub use client::{RemoteClient, Timed};
 pub use error::{ErrorClass, RemoteError};
 pub use types::{

@@ -11,6 +11,7 @@ mod outbox;
 mod reports;
 mod sales;
 pub mod schema;
+mod session;
 mod skipped;
 mod sync_io;
 mod worker;
@@ -25,6 +26,7 @@ pub use conflicts::ConflictRow;
 pub use outbox::{LocalStatus, OpDetail, QueueFilter, QueueRow};
 pub use reports::{VerifyReport, ZReport, ZTaxRow, ZTenderRow};
 pub use sales::SaleReceipt;
+pub use session::{SessionSummary, StoredSession};
 pub use skipped::{
     one_line, skip_key, ProductSkip, SkipTally, SkippedProduct, MAX_SKIP_REASON_CHARS,
     MAX_SKIP_SKU_CHARS,

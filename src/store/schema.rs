@@ -142,6 +142,27 @@ ALTER TABLE conflicts ADD COLUMN count_id TEXT;
 ALTER TABLE conflicts ADD COLUMN created_at TEXT;
 ALTER TABLE conflicts ADD COLUMN resolved_at TEXT;
 "#,
+    // (issue 13) The Supabase Auth session of an enrolled till: one row, replaced whole by
+    // `kassa enroll`, its tokens rotated by the sync engine (the new refresh token is stored
+    // before the new access token is used). `revoked_reason` is set when Auth refused the
+    // session for good. Times are Unix seconds (`expires_at`) or RFC 3339 UTC.
+    r#"
+CREATE TABLE device_session (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    url           TEXT NOT NULL,
+    anon_key      TEXT NOT NULL,
+    email         TEXT NOT NULL,
+    user_id       TEXT NOT NULL,
+    store_id      TEXT,
+    access_token  TEXT NOT NULL,
+    refresh_token TEXT NOT NULL,
+    expires_in    INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL,
+    enrolled_at   TEXT NOT NULL,
+    refreshed_at  TEXT,
+    revoked_reason TEXT
+) STRICT;
+"#,
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

@@ -103,6 +103,21 @@ impl StoreHandle {
             .map_err(|_| StoreError::Closed)
     }
 
+    /// Runs `f` on the store thread and waits, also from inside an async runtime (it blocks
+    /// the calling thread, so only for a short read done once, e.g. when the sync engine
+    /// starts and loads the till's credentials).
+    pub fn call_wait<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Db) -> R + Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::channel();
+        drop(self.send(move |db| {
+            let _ = tx.send(f(db));
+        })?);
+        rx.recv().map_err(|_| StoreError::Closed)
+    }
+
     /// Change notifications, sent after each job that changed data.
     pub fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {
         self.events.subscribe()

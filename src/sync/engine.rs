@@ -10,6 +10,7 @@ use rand::SeedableRng;
 use tokio::sync::{broadcast, watch, Notify};
 use tokio::task::JoinHandle;
 
+use super::session::SessionKeeper;
 use super::shared::{EngineOptions, Shared};
 use super::status::{Connectivity, SyncEvent, SyncStatus};
 use super::{heartbeat, lease, pull, push};
@@ -30,14 +31,7 @@ pub(crate) fn shared(
     config: &Config,
     opts: EngineOptions,
 ) -> (Arc<Shared>, watch::Sender<bool>) {
-    let (client, connectivity, error) = if !config.remote.is_configured() {
-        (None, Connectivity::Unconfigured, None)
-    } else {
-        match RemoteClient::new(&config.remote) {
-            Ok(c) => (Some(c), Connectivity::Connecting, None),
-            Err(e) => (None, Connectivity::Unconfigured, Some(e.to_string())),
-        }
-    };
+    let (client, session, connectivity, error) = credentials(&store, config);
     let mut status = SyncStatus::new(connectivity);
     status.last_error = error;
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -45,6 +39,7 @@ pub(crate) fn shared(
     let sh = Arc::new(Shared {
         store,
         client,
+        session,
         opts,
         status: watch::channel(status).0,
         events,
@@ -57,6 +52,41 @@ pub(crate) fn shared(
         stopping: stop_rx,
     });
     (sh, stop_tx)
+}
+
+type Credentials = (
+    Option<RemoteClient>,
+    Option<SessionKeeper>,
+    Connectivity,
+    Option<String>,
+);
+
+/// The till's credentials: an enrolled session (`kassa enroll`, in the database) wins over a
+/// static `remote.device_token`; without either the engine is unconfigured.
+fn credentials(store: &StoreHandle, config: &Config) -> Credentials {
+    let stored = store.call_wait(|db| db.device_session());
+    let session = match stored {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) | Err(e) => {
+            let why = format!("cannot read the till's session: {e}");
+            return (None, None, Connectivity::Unconfigured, Some(why));
+        }
+    };
+    if let Some(s) = session {
+        let built = RemoteClient::with_token(&s.url, &s.anon_key, &s.access_token, &config.remote)
+            .and_then(|c| SessionKeeper::new(&s, &config.remote).map(|k| (c, k)));
+        return match built {
+            Ok((c, k)) => (Some(c), Some(k), Connectivity::Connecting, None),
+            Err(e) => (None, None, Connectivity::Unconfigured, Some(e.to_string())),
+        };
+    }
+    if !config.remote.is_configured() {
+        return (None, None, Connectivity::Unconfigured, None);
+    }
+    match RemoteClient::new(&config.remote) {
+        Ok(c) => (Some(c), None, Connectivity::Connecting, None),
+        Err(e) => (None, None, Connectivity::Unconfigured, Some(e.to_string())),
+    }
 }
 
 fn rng(opts: &EngineOptions, stream: u64) -> StdRng {

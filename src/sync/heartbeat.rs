@@ -25,9 +25,9 @@ pub(crate) enum Beat {
 
 /// Sends one heartbeat and records what it learnt in the status. Returns the new state.
 pub(crate) async fn beat(sh: &Shared, consecutive_failures: &mut u32) -> Beat {
-    let Some(client) = &sh.client else {
+    if sh.client.is_none() {
         return Beat::Failed(RemoteError::Config("no remote configured".into()));
-    };
+    }
     let _ = sh.refresh_queue().await;
     let snap = sh.status.borrow().clone();
     let hs = HeartbeatStatus {
@@ -39,7 +39,8 @@ pub(crate) async fn beat(sh: &Shared, consecutive_failures: &mut u32) -> Beat {
         device_time: timestamp(Utc::now()),
     };
     let prev = snap.connectivity;
-    let beat = match client.heartbeat(&hs).await {
+    let hs = &hs;
+    let beat = match sh.call(|c| async move { c.heartbeat(hs).await }).await {
         Ok(t) => {
             let latency_ms = u64::try_from(t.latency.as_millis()).unwrap_or(u64::MAX);
             let midpoint = t.sent_at

@@ -4,6 +4,8 @@
 //! - [`engine`]: [`SyncEngine`] — start, status/events channels, shutdown.
 //! - [`status`]: [`SyncStatus`] (the heartbeat pane) and [`SyncEvent`]s.
 //! - `heartbeat`, `push`, `pull`, `lease`: the workers; [`once`]: `kassa sync --once`.
+//! - `session`: an enrolled till's access token, refreshed before it expires (and once more
+//!   on a 401 for an expired JWT), the rotated refresh token stored before use.
 //! - [`backoff`]: capped exponential full-jitter backoff honouring `Retry-After`.
 
 pub mod backoff;
@@ -13,6 +15,7 @@ mod lease;
 pub mod once;
 mod pull;
 mod push;
+mod session;
 mod shared;
 pub mod status;
 

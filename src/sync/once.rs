@@ -84,7 +84,7 @@ pub async fn sync_once(
         if sh.client.is_none() {
             let why = sh.status.borrow().last_error.clone();
             break 'run Some(why.unwrap_or_else(|| {
-                "no remote configured (set remote.url, remote.anon_key and remote.device_token)"
+                "no remote configured (enrol the till with kassa enroll, or set remote.url, remote.anon_key and remote.device_token)"
                     .into()
             }));
         }

@@ -138,9 +138,9 @@ fn to_page(reply: PullReply) -> PullPage {
 
 /// Pulls every page until the server says there is no more.
 pub(crate) async fn pull_all(sh: &Shared) -> Result<PullCounts, PullError> {
-    let Some(client) = &sh.client else {
+    if sh.client.is_none() {
         return Err(RemoteError::Config("no remote configured".into()).into());
-    };
+    }
     let started = Utc::now();
     let mut counts = PullCounts::default();
     let mut skipped_skus: Vec<String> = Vec::new();
@@ -153,7 +153,11 @@ pub(crate) async fn pull_all(sh: &Shared) -> Result<PullCounts, PullError> {
             conflicts: c.conflicts,
             limit: sh.opts.pull_page_limit,
         };
-        let reply = client.pull(&cursors).await?.value;
+        let cursors = &cursors;
+        let reply = sh
+            .call(|c| async move { c.pull(cursors).await })
+            .await?
+            .value;
         let page = to_page(reply);
         counts.products += page.products.len();
         counts.stock += page.stock.len();

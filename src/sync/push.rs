@@ -51,9 +51,9 @@ impl Pusher {
 
     /// Pushes batches until the queue is empty or something stops it.
     pub async fn drain(&mut self, sh: &Shared) -> Result<Drained, StoreError> {
-        let Some(client) = &sh.client else {
+        if sh.client.is_none() {
             return Ok(Drained::Stopped("no remote configured".into()));
-        };
+        }
         loop {
             if !sh.may_sync() {
                 return Ok(Drained::Stopped(format!(
@@ -80,7 +80,8 @@ impl Pusher {
                     continue;
                 }
             };
-            match client.push(&ops).await {
+            let ops_ref = &ops;
+            match sh.call(|c| async move { c.push(ops_ref).await }).await {
                 Ok(answer) => self.record_answer(sh, answer.value).await?,
                 Err(e) => {
                     if let Some(done) = self

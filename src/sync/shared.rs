@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, watch, Notify};
 
+use super::session::SessionKeeper;
 use super::status::{Connectivity, SyncEvent, SyncStatus};
 use crate::config::Config;
 use crate::remote::RemoteClient;
@@ -58,6 +59,9 @@ pub(crate) struct Shared {
     pub store: StoreHandle,
     /// `None` when no usable remote is configured.
     pub client: Option<RemoteClient>,
+    /// An enrolled till's session (its access token is the client's bearer); `None` with a
+    /// static device token.
+    pub session: Option<SessionKeeper>,
     pub opts: EngineOptions,
     pub status: watch::Sender<SyncStatus>,
     pub events: broadcast::Sender<SyncEvent>,
