@@ -44,6 +44,14 @@ async fn sell(store: &StoreHandle, rng: &mut StdRng) {
     sell_on(store, lines).await;
 }
 
+/// A till enrolled as `email`, heartbeating every `heartbeat_s` seconds.
+fn enrolled(stack: &TestStack, email: &str, heartbeat_s: u64) -> AuthTill {
+    let till = AuthTill::new(heartbeat_s);
+    let out = till.enroll(&stack.url, &stack.anon_key, email, TEST_DEVICE_PASSWORD);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    till
+}
+
 fn spawn_sync(till: &AuthTill) -> Child {
     till.cmd()
         .arg("sync")
@@ -309,14 +317,7 @@ async fn a_revoked_till_is_unauthorized_within_one_heartbeat_and_re_enrolment_re
     let stack = TestStack::start().await.expect("stack");
     let emails = stack.create_device_users().await.expect("users");
     let heartbeat = Duration::from_secs(2);
-    let till = AuthTill::new(heartbeat.as_secs());
-    let out = till.enroll(
-        &stack.url,
-        &stack.anon_key,
-        &emails[1],
-        TEST_DEVICE_PASSWORD,
-    );
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    let till = enrolled(&stack, &emails[1], heartbeat.as_secs());
     let child = spawn_sync(&till);
     let store = store_of(&till);
     let mut rng = StdRng::seed_from_u64(11);
@@ -420,14 +421,7 @@ async fn kill_9_of_kassa_sync_around_refreshes_never_locks_out_loses_or_doubles(
     .await
     .expect("stack");
     let emails = stack.create_device_users().await.expect("users");
-    let till = AuthTill::new(1);
-    let out = till.enroll(
-        &stack.url,
-        &stack.anon_key,
-        &emails[2],
-        TEST_DEVICE_PASSWORD,
-    );
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    let till = enrolled(&stack, &emails[2], 1);
     let store = store_of(&till);
     let mut rng = StdRng::seed_from_u64(2026);
     let mut sold = 0;
@@ -470,14 +464,7 @@ async fn a_till_with_60_s_tokens_sells_for_5_minutes_survives_a_long_outage_and_
     .await
     .expect("stack");
     let emails = stack.create_device_users().await.expect("users");
-    let till = AuthTill::new(2);
-    let out = till.enroll(
-        &stack.url,
-        &stack.anon_key,
-        &emails[0],
-        TEST_DEVICE_PASSWORD,
-    );
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    let till = enrolled(&stack, &emails[0], 2);
     let child = spawn_sync(&till);
     let store = store_of(&till);
     let mut rng = StdRng::seed_from_u64(5);

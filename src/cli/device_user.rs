@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use uuid::Uuid;
 
-use super::enroll::{auth_failure, read_secret};
+use super::enroll::{auth_failure, read_secret, runtime};
 use super::{print_json, CliError, CliResult, Context};
 use crate::remote::auth::AdminClient;
 
@@ -68,13 +68,6 @@ fn service_key() -> Result<String, CliError> {
                 "set SUPABASE_SERVICE_ROLE_KEY to the project's service key (on the owner's machine, never a till's)".into(),
             )
         })
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))
 }
 
 pub fn run(ctx: &Context, args: DeviceUserArgs) -> CliResult {

@@ -102,7 +102,8 @@ pub(crate) fn auth_failure(e: AuthError) -> CliError {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+/// A one-thread runtime for a command's few requests.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
