@@ -52,11 +52,18 @@ fn enrolled(stack: &TestStack, email: &str, heartbeat_s: u64) -> AuthTill {
     till
 }
 
+/// `kassa sync` in the background, its output appended to `sync.out` in the till's home.
 fn spawn_sync(till: &AuthTill) -> Child {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(till.dir.path().join("sync.out"))
+        .expect("sync.out");
+    let err = out.try_clone().expect("sync.out");
     till.cmd()
         .arg("sync")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
         .spawn()
         .expect("spawn kassa sync")
 }
@@ -292,6 +299,9 @@ async fn an_enrolled_till_syncs_and_no_token_reaches_logs_json_or_doctor() {
     secrets.push(stack.anon_key.clone());
     secrets.push(TEST_DEVICE_PASSWORD.to_string());
     let log = read(&till.log());
+    let headless = read(&till.dir.path().join("sync.out"));
+    assert!(headless.contains("online"), "{headless}");
+    outputs += &headless;
     assert!(
         log.contains("access token refreshed"),
         "the log shows refreshes"
@@ -302,6 +312,9 @@ async fn an_enrolled_till_syncs_and_no_token_reaches_logs_json_or_doctor() {
         Vec::<&str>::new(),
         "output leaks"
     );
+    // Nor any other JWT (every access token the engine held, the anon key): they all start so.
+    assert!(!log.contains("eyJ"), "a JWT in the log");
+    assert!(!outputs.contains("eyJ"), "a JWT in the output");
     // The database holds them, readable by its owner only.
     #[cfg(unix)]
     {
