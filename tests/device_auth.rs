@@ -1,6 +1,7 @@
 //! Tills as Supabase Auth users, end to end with the real binary against the gateway and its
 //! auth stand-in: enrolment and its bad input, refresh before expiry and after an outage
 //! longer than the access token's lifetime, revocation within one heartbeat and re-enrolment,
+//! a stolen refresh token reused (the till stops with the reason),
 //! `kill -9` of `kassa sync` around refreshes, and no token in any log or output.
 
 #[path = "support/auth_env.rs"]
@@ -541,5 +542,72 @@ async fn a_till_with_60_s_tokens_sells_for_5_minutes_survives_a_long_outage_and_
         .expect("ids");
     assert_eq!(books.sale_ids, ids);
     assert_eq!(books.movement_mismatches, 0);
+    stack.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stolen_and_reused_refresh_token_stops_the_till_with_the_reason_and_sales_keep_queueing()
+{
+    // 5 s tokens: every call of the till needs a refresh first.
+    let stack = TestStack::start_with(StackOptions {
+        jwt_exp: 5,
+        refresh_token_reuse_interval: 0,
+    })
+    .await
+    .expect("stack");
+    let emails = stack.create_device_users().await.expect("users");
+    let till = enrolled(&stack, &emails[0], 1);
+    // Someone copied the till's refresh token and refreshed twice with it: the till's stored
+    // token is now a grandparent of the session's active one.
+    let stolen = till.stored_tokens()[1].clone();
+    let thief = kassa::remote::AuthClient::new(
+        &stack.url,
+        &stack.anon_key,
+        &kassa::config::RemoteConfig::default(),
+    )
+    .expect("client");
+    let s1 = thief.refresh(&stolen).await.expect("first refresh");
+    thief
+        .refresh(&s1.refresh_token)
+        .await
+        .expect("second refresh");
+
+    let store = store_of(&till);
+    let mut rng = StdRng::seed_from_u64(3);
+    sell(&store, &mut rng).await;
+    let out = till.run(&["sync", "--once", "--json"]);
+    assert!(!out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["connectivity"], "unauthorized", "{report}");
+    let why = report["error"].as_str().unwrap_or_default();
+    assert!(why.contains("refresh_token_already_used"), "{why}");
+    let v = till.json(&["enroll", "--status", "--json"]);
+    assert!(
+        v["session"]["revoked_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("refresh_token_already_used"),
+        "{v}"
+    );
+    // The reuse killed the thief's session too (GoTrue revokes the whole family).
+    let e = thief
+        .refresh(&s1.refresh_token)
+        .await
+        .expect_err("family revoked");
+    assert_eq!(e.code(), Some("refresh_token_already_used"));
+    // Nothing is lost: sales keep queueing, and a new enrolment pushes them.
+    sell(&store, &mut rng).await;
+    assert_eq!(pending(&store).await, 2);
+    let out = till.enroll(
+        &stack.url,
+        &stack.anon_key,
+        &emails[0],
+        TEST_DEVICE_PASSWORD,
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = till.run(&["sync", "--once", "--json"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(pending(&store).await, 0);
+    assert_eq!(server_books(&stack).await.sales_rows, 2);
     stack.cleanup().await;
 }
