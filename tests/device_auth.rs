@@ -611,3 +611,34 @@ async fn a_stolen_and_reused_refresh_token_stops_the_till_with_the_reason_and_sa
     assert_eq!(server_books(&stack).await.sales_rows, 2);
     stack.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_for_an_expired_jwt_refreshes_once_and_retries_instead_of_unauthorized() {
+    let stack = TestStack::start().await.expect("stack");
+    let emails = stack.create_device_users().await.expect("users");
+    let till = enrolled(&stack, &emails[0], 1);
+    // The till believes its access token is good for years (a clock that is off), but the
+    // server finds it expired.
+    let dead = stack.expired_token_for(stack.devices[0].id, stack.store_id);
+    let store = store_of(&till);
+    store
+        .call(move |db| {
+            db.conn().execute(
+                "UPDATE device_session SET access_token = ?1, expires_at = 4102444800",
+                [dead],
+            )
+        })
+        .await
+        .expect("store")
+        .expect("update");
+    let mut rng = StdRng::seed_from_u64(4);
+    sell(&store, &mut rng).await;
+    let before = till.stored_tokens();
+    let out = till.run(&["sync", "--once", "--json"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["pushed"], 1, "{report}");
+    assert_ne!(till.stored_tokens(), before, "refreshed and stored");
+    assert!(read(&till.log()).contains("the server says the access token expired"));
+    stack.cleanup().await;
+}
