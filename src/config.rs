@@ -24,6 +24,9 @@ cash_rounding = 0
 # database = "/var/lib/kassa/till.db"
 
 # The store's Supabase project. Leave out to run fully offline.
+# Recommended instead of a static device_token: `kassa enroll --url URL --anon-key KEY
+# --email EMAIL` signs the till in to Supabase Auth and keeps the session in the database
+# (an enrolled session wins over the url/anon_key/device_token below).
 [remote]
 # url = "https://YOUR-PROJECT.supabase.co"        # env KASSA_REMOTE_URL
 # anon_key = "eyJ..."                             # env KASSA_ANON_KEY
