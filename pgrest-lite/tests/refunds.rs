@@ -810,3 +810,64 @@ async fn a_malformed_refund_is_rejected_and_the_rest_of_the_batch_applies() {
     assert_eq!(on_hand(&db, stack.store_id, "1021").await, 24 - 2 + 1);
     stack.cleanup().await;
 }
+
+/// Two tills push refunds of the same line at the same moment: the store's lock serialises
+/// the pushes, so the second always sees the first and exactly one of them is over.
+#[tokio::test]
+async fn concurrent_refunds_of_one_line_raise_exactly_one_over_refund() {
+    let stack = TestStack::start().await.expect("stack");
+    let api = Api::new(&stack);
+    let db = stack.client().await.expect("db");
+    let mut t1 = Till::new(&stack.devices[0]);
+    let mut t2 = Till::new(&stack.devices[1]);
+    let mut t3 = Till::new(&stack.devices[2]);
+    let rounds = 12;
+    for round in 0..rounds {
+        let sale = t1.sale(&[("1023", 2, 99), ("1024", 1, 229)]);
+        assert_eq!(
+            statuses(&api.push(&t1.token, &[sale.clone()]).await),
+            ["applied"]
+        );
+        // Each till also sends sales around its refund, so that the pushes take a while.
+        let mut b2: Vec<Value> = (0..20).map(|_| t2.sale(&[("1025", 1, 119)])).collect();
+        b2.push(t2.refund(Some(&sale), "", &[(Some(1), "1023", 2, 198, true)]));
+        let mut b3: Vec<Value> = (0..20).map(|_| t3.sale(&[("1026", 1, 119)])).collect();
+        b3.push(t3.refund(Some(&sale), "", &[(Some(1), "1023", 2, 198, true)]));
+        let (r2, r3) = tokio::join!(api.push(&t2.token, &b2), api.push(&t3.token, &b3));
+        assert!(statuses(&r2)
+            .iter()
+            .chain(statuses(&r3).iter())
+            .all(|s| s == "applied"));
+        let c = db
+            .query(
+                "select details from conflicts where kind = 'over_refund' and sale_id = $1::text::uuid",
+                &[&sale_id(&sale)],
+            )
+            .await
+            .expect("conflicts");
+        assert_eq!(c.len(), 1, "round {round}");
+        let d: Value = c[0].get(0);
+        assert_eq!(
+            (
+                d["sold_qty"].clone(),
+                d["refunded_qty"].clone(),
+                d["excess_qty"].clone()
+            ),
+            (json!(2), json!(4), json!(2)),
+            "round {round}"
+        );
+        assert_eq!(
+            refunded(&lookup(&api, &t1.token, &sale_id(&sale)).await),
+            [4, 0]
+        );
+    }
+    assert_eq!(
+        count(
+            &db,
+            "select count(*) from conflicts where kind = 'over_refund'"
+        )
+        .await,
+        rounds
+    );
+    stack.cleanup().await;
+}
