@@ -366,7 +366,8 @@ begin
     select i, case
       when jsonb_typeof(t) <> 'object' then 'must be an object'
       when coalesce(t ->> 'kind', '') not in ('cash', 'card') then 'kind must be cash or card'
-      when not public.kassa_is_int(t -> 'amount_cents') then 'amount_cents must be an integer'
+      when not public.kassa_is_int(t -> 'amount_cents') or (t ->> 'amount_cents')::bigint < 0 then
+        'amount_cents must be an integer >= 0'
     end as m
     from jsonb_array_elements(p -> 'tenders') with ordinality as x(t, i)
   ) v
