@@ -871,3 +871,43 @@ async fn concurrent_refunds_of_one_line_raise_exactly_one_over_refund() {
     );
     stack.cleanup().await;
 }
+
+/// A voided sale's line of an unknown sku moved nothing; when a technician later maps it to a
+/// product, the sale's movement and the void's come together: on_hand does not move.
+#[tokio::test]
+async fn mapping_a_line_of_a_voided_sale_moves_no_stock() {
+    let stack = TestStack::start().await.expect("stack");
+    let api = Api::new(&stack);
+    let db = stack.client().await.expect("db");
+    let mut t = Till::new(&stack.devices[0]);
+    let sale = t.sale(&[("1027", 1, 279), ("9996", 2, 50)]);
+    let void = t.void(&sale);
+    assert_eq!(
+        statuses(&api.push(&t.token, &[sale.clone(), void.clone()]).await),
+        ["applied", "applied"]
+    );
+    assert_eq!(movements(&db, &void).await, [mv("void", "1027", 1)]);
+    let c = conflicts(&db, stack.store_id, "unknown_product").await;
+    assert_eq!(c.len(), 1);
+    let map = t.resolve(&c[0].0.to_string(), "map", None, Some("1028"));
+    assert_eq!(
+        statuses(&api.push(&t.token, &[map.clone()]).await),
+        ["applied"]
+    );
+    assert_eq!(
+        movements(&db, &map).await,
+        [
+            mv("unknown_product_mapped", "1028", -2),
+            mv("void", "1028", 2)
+        ]
+    );
+    assert_eq!(on_hand(&db, stack.store_id, "1028").await, 24);
+    assert_eq!(on_hand(&db, stack.store_id, "1027").await, 24);
+    assert!(conflicts(&db, stack.store_id, "oversold").await.is_empty());
+    // A second resolution loses and moves nothing.
+    let again = t.resolve(&c[0].0.to_string(), "map", None, Some("1029"));
+    let r = api.push(&t.token, &[again.clone()]).await;
+    assert_eq!(r[0]["note"], "already_resolved");
+    assert_eq!(movements(&db, &again).await, []);
+    stack.cleanup().await;
+}

@@ -14,7 +14,9 @@
 --                          Refunds and voids themselves always go the per-op way (v1 takes
 --                          only new sales and replays); their replays are kind-agnostic.
 --   kassa_apply_resolution the old one is kassa_apply_resolution_v1; the new one resolves
---                          over_refund conflicts and hands every other kind to v1.
+--                          over_refund conflicts and hands every other kind to v1 (then, when
+--                          a `map` gave a line of a voided sale its product, the void takes
+--                          that product back too).
 
 -- ---------------------------------------------------------------------------------------
 -- The document chain
@@ -508,14 +510,30 @@ declare
   v_action text := p ->> 'action';
   v_excess bigint;
   v_this bigint;
+  r jsonb;
+  v_void public.sale_voids%rowtype;
+  v_line public.sale_lines%rowtype;
 begin
   if public.kassa_is_uuid(p ->> 'conflict_id') then
     select * into c from public.conflicts x
-     where x.id = (p ->> 'conflict_id')::uuid and x.store_id = p_store and x.kind = 'over_refund'
+     where x.id = (p ->> 'conflict_id')::uuid and x.store_id = p_store
      for update;
   end if;
-  if c.id is null then
-    return public.kassa_apply_resolution_v1(p_device, p_store, p_op_id, p_at, p);
+  if c.id is null or c.kind <> 'over_refund' then
+    r := public.kassa_apply_resolution_v1(p_device, p_store, p_op_id, p_at, p);
+    if c.kind = 'unknown_product' and v_action = 'map' and c.status = 'open'
+       and r ->> 'status' = 'applied' then
+      select * into v_void from public.sale_voids v where v.sale_id = c.sale_id;
+      if found then
+        select * into v_line from public.sale_lines l where l.sale_id = c.sale_id and l.line_no = c.line_no;
+        insert into public.stock_movements (store_id, product_id, delta, reason, op_id, device_id, sale_id,
+                                            line_no, void_id, conflict_id, event_time)
+        values (p_store, v_line.mapped_product_id, v_line.qty, 'void', p_op_id, p_device, c.sale_id,
+                c.line_no, v_void.id, c.id, v_void.event_time);
+        perform public.kassa_recompute_level(p_store, v_line.mapped_product_id);
+      end if;
+    end if;
+    return r;
   end if;
   -- The checks of kassa_apply_resolution_v1, in its order.
   if jsonb_typeof(p -> 'action') is distinct from 'string' then
