@@ -265,7 +265,7 @@ async fn two_tills_refunding_beyond_the_sale_raise_one_over_refund_each() {
     let mut t3 = Till::new(&stack.devices[2]);
     let sale = t1.sale(&[("1005", 2, 449), ("1006", 1, 89)]);
     assert_eq!(
-        statuses(&api.push(&t1.token, &[sale.clone()]).await),
+        statuses(&api.push(&t1.token, std::slice::from_ref(&sale)).await),
         ["applied"]
     );
 
@@ -280,7 +280,7 @@ async fn two_tills_refunding_beyond_the_sale_raise_one_over_refund_each() {
         ],
     );
     assert_eq!(
-        statuses(&api.push(&t2.token, &[r2.clone()]).await),
+        statuses(&api.push(&t2.token, std::slice::from_ref(&r2)).await),
         ["applied"]
     );
     assert_eq!(
@@ -293,7 +293,7 @@ async fn two_tills_refunding_beyond_the_sale_raise_one_over_refund_each() {
         "2 of 2 is not over"
     );
     assert_eq!(
-        statuses(&api.push(&t3.token, &[r3.clone()]).await),
+        statuses(&api.push(&t3.token, std::slice::from_ref(&r3)).await),
         ["applied"]
     );
     let rows = db
@@ -339,12 +339,12 @@ async fn two_tills_refunding_beyond_the_sale_raise_one_over_refund_each() {
     assert_eq!(r[0]["code"], "invalid_resolution");
     let first = t2.resolve(&conflict.to_string(), "accept_loss", None, None);
     let second = t3.resolve(&conflict.to_string(), "follow_up", None, None);
-    let r = api.push(&t2.token, &[first.clone()]).await;
+    let r = api.push(&t2.token, std::slice::from_ref(&first)).await;
     assert_eq!(
         (r[0]["status"].clone(), r[0].get("note")),
         (json!("applied"), None)
     );
-    let r = api.push(&t3.token, &[second.clone()]).await;
+    let r = api.push(&t3.token, std::slice::from_ref(&second)).await;
     assert_eq!(r[0]["status"], "applied");
     assert_eq!(r[0]["note"], "already_resolved");
     let r = api.push(&t3.token, &[second]).await;
@@ -401,12 +401,12 @@ async fn a_refund_of_a_sale_the_server_does_not_have_is_recorded_and_over() {
     // A sale of the other store, refunded in the demo store: not found there.
     let foreign = other.sale(&[("1007", 1, 79)]);
     assert_eq!(
-        statuses(&api.push(&other.token, &[foreign.clone()]).await),
+        statuses(&api.push(&other.token, std::slice::from_ref(&foreign)).await),
         ["applied"]
     );
     let refund = demo.refund(Some(&foreign), "", &[(Some(1), "1007", 1, 79, true)]);
     assert_eq!(
-        statuses(&api.push(&demo.token, &[refund.clone()]).await),
+        statuses(&api.push(&demo.token, std::slice::from_ref(&refund)).await),
         ["applied"]
     );
     let c = conflicts(&db, stack.store_id, "over_refund").await;
@@ -435,17 +435,17 @@ async fn a_void_reverses_the_sale_once_and_only_at_its_till() {
     let sale = t1.sale(&[("1008", 2, 99), ("1009", 1, 349), ("9998", 1, 10)]);
     let other_sale = t2.sale(&[("1008", 1, 99)]);
     assert_eq!(
-        statuses(&api.push(&t1.token, &[sale.clone()]).await),
+        statuses(&api.push(&t1.token, std::slice::from_ref(&sale)).await),
         ["applied"]
     );
     assert_eq!(
-        statuses(&api.push(&t2.token, &[other_sale.clone()]).await),
+        statuses(&api.push(&t2.token, std::slice::from_ref(&other_sale)).await),
         ["applied"]
     );
 
     let void = t1.void(&sale);
     assert_eq!(
-        statuses(&api.push(&t1.token, &[void.clone()]).await),
+        statuses(&api.push(&t1.token, std::slice::from_ref(&void)).await),
         ["applied"]
     );
     assert_eq!(
@@ -510,7 +510,7 @@ async fn a_void_reverses_the_sale_once_and_only_at_its_till() {
     // A void of a sale that another till partly refunded takes more back than was sold.
     let s2 = t1.sale(&[("1010", 3, 159)]);
     assert_eq!(
-        statuses(&api.push(&t1.token, &[s2.clone()]).await),
+        statuses(&api.push(&t1.token, std::slice::from_ref(&s2)).await),
         ["applied"]
     );
     let part = t2.refund(Some(&s2), "", &[(Some(1), "1010", 1, 159, true)]);
@@ -530,7 +530,7 @@ async fn a_void_reverses_the_sale_once_and_only_at_its_till() {
         )
     );
     assert_eq!(
-        statuses(&api.push(&t1.token, &[v2.clone()]).await),
+        statuses(&api.push(&t1.token, std::slice::from_ref(&v2)).await),
         ["applied"]
     );
     let c = conflicts(&db, stack.store_id, "over_refund").await;
@@ -668,7 +668,7 @@ async fn sale_lookup_is_scoped_to_the_store() {
     let other = Till::new(&stack.other_store_device);
     let sale = t1.sale(&[("1020", 2, 299), ("9997", 1, 15)]);
     assert_eq!(
-        statuses(&api.push(&t1.token, &[sale.clone()]).await),
+        statuses(&api.push(&t1.token, std::slice::from_ref(&sale)).await),
         ["applied"]
     );
     let id = sale_id(&sale);
@@ -825,7 +825,7 @@ async fn concurrent_refunds_of_one_line_raise_exactly_one_over_refund() {
     for round in 0..rounds {
         let sale = t1.sale(&[("1023", 2, 99), ("1024", 1, 229)]);
         assert_eq!(
-            statuses(&api.push(&t1.token, &[sale.clone()]).await),
+            statuses(&api.push(&t1.token, std::slice::from_ref(&sale)).await),
             ["applied"]
         );
         // Each till also sends sales around its refund, so that the pushes take a while.
@@ -891,7 +891,7 @@ async fn mapping_a_line_of_a_voided_sale_moves_no_stock() {
     assert_eq!(c.len(), 1);
     let map = t.resolve(&c[0].0.to_string(), "map", None, Some("1028"));
     assert_eq!(
-        statuses(&api.push(&t.token, &[map.clone()]).await),
+        statuses(&api.push(&t.token, std::slice::from_ref(&map)).await),
         ["applied"]
     );
     assert_eq!(
@@ -906,7 +906,7 @@ async fn mapping_a_line_of_a_voided_sale_moves_no_stock() {
     assert!(conflicts(&db, stack.store_id, "oversold").await.is_empty());
     // A second resolution loses and moves nothing.
     let again = t.resolve(&c[0].0.to_string(), "map", None, Some("1029"));
-    let r = api.push(&t.token, &[again.clone()]).await;
+    let r = api.push(&t.token, std::slice::from_ref(&again)).await;
     assert_eq!(r[0]["note"], "already_resolved");
     assert_eq!(movements(&db, &again).await, []);
     stack.cleanup().await;
