@@ -878,3 +878,25 @@ async fn mapping_a_line_of_a_voided_sale_moves_no_stock() {
     assert_eq!(movements(&db, &again).await, []);
     stack.cleanup().await;
 }
+
+/// A stock count is a baseline for refunds as for sales: goods that came back before the count
+/// were on the shelf it counted; goods that came back after it add on top.
+#[tokio::test]
+async fn a_count_absorbs_the_refunds_before_it() {
+    let stack = TestStack::start().await.expect("stack");
+    let api = Api::new(&stack);
+    let db = stack.client().await.expect("db");
+    let mut t = Till::new(&stack.devices[1]);
+    let count = t.count_at("1030", 10, &ts(0));
+    let before = t.refund_at(&ts(-60), None, "early", &[(None, "1030", 2, 118, true)]);
+    let after = t.refund_at(&ts(60), None, "late", &[(None, "1030", 3, 177, true)]);
+    let r = api
+        .push(&t.token, &[count, before.clone(), after.clone()])
+        .await;
+    assert_eq!(statuses(&r), ["applied", "applied", "applied"]);
+    assert_eq!(on_hand(&db, stack.store_id, "1030").await, 10 + 3);
+    // Both are in the ledger all the same.
+    assert_eq!(movements(&db, &before).await, [mv("refund", "1030", 2)]);
+    assert_eq!(movements(&db, &after).await, [mv("refund", "1030", 3)]);
+    stack.cleanup().await;
+}
