@@ -205,13 +205,19 @@ pub fn beside(db: &Path, what: &str) -> PathBuf {
 }
 
 /// The automatic copy before migrating from schema `from`: written beside the database, then
-/// all but the newest `keep` automatic copies removed. Returns the copy's path.
+/// all but the newest `keep` automatic copies removed. Returns the copy's path. When the
+/// newest copy is of this schema and the database has not been written since it was taken
+/// (a migration that failed and is retried at every restart), that copy is reused instead
+/// of rotating older, different ones away.
 pub fn before_migration(
     conn: &Connection,
     db: &Path,
     from: i64,
     keep: usize,
 ) -> Result<PathBuf, StoreError> {
+    if let Some(same) = unchanged_since_last_copy(db, from) {
+        return Ok(same);
+    }
     let dest = beside(db, &format!("schema{from}"));
     write_copy(conn, &dest)?;
     let automatic: Vec<BackupFile> = list(db).into_iter().filter(|b| b.automatic).collect();
@@ -221,6 +227,21 @@ pub fn before_migration(
         }
     }
     Ok(dest)
+}
+
+fn unchanged_since_last_copy(db: &Path, from: i64) -> Option<PathBuf> {
+    let newest = list(db).into_iter().find(|b| b.automatic)?;
+    let suffix = format!(".schema{from}.bak");
+    if !newest.path.to_string_lossy().ends_with(&suffix) {
+        return None;
+    }
+    let wal = PathBuf::from(format!("{}-wal", db.display()));
+    let wal_empty = std::fs::metadata(&wal)
+        .map(|m| m.len() == 0)
+        .unwrap_or(true);
+    let db_time = std::fs::metadata(db).ok()?.modified().ok()?;
+    let copy_time = std::fs::metadata(&newest.path).ok()?.modified().ok()?;
+    (wal_empty && db_time < copy_time).then_some(newest.path)
 }
 
 /// The backup files beside `db` (`<db file>.*.bak`), newest first.
