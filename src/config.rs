@@ -327,6 +327,19 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_system_config_is_the_default_with_the_database_in_var_lib() {
+        let text = include_str!("../assets/deb/config.toml");
+        let cfg = Config::from_toml(text, Path::new(SYSTEM_CONFIG_PATH)).unwrap();
+        assert_eq!(
+            cfg,
+            Config {
+                database: Some(PathBuf::from("/var/lib/kassa/till.db")),
+                ..Config::default()
+            }
+        );
+    }
+
+    #[test]
     fn a_file_overrides_only_what_it_sets() {
         let cfg = Config::from_toml("cash_rounding = 5\n", Path::new("x")).unwrap();
         assert_eq!(cfg.cash_rounding, 5);

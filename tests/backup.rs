@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kassa::store::schema::{schema_version, MIGRATIONS};
+use kassa::store::schema::schema_version;
 use rusqlite::Connection;
-use support::{stderr, Till};
+use support::{old_database, stderr, Till};
 
 fn arg(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
@@ -129,25 +129,6 @@ fn a_backup_taken_while_another_process_sells_restores_every_sale_acknowledged_b
         taken_mid_stream >= 2,
         "the backups should have run while sales were still being committed"
     );
-}
-
-/// A database as an older kassa left it: the first `schema` migrations, a till id, a product.
-fn old_database(path: &Path, schema: usize) {
-    let conn = Connection::open(path).unwrap();
-    let _: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .unwrap();
-    for sql in &MIGRATIONS[..schema] {
-        conn.execute_batch(sql).unwrap();
-    }
-    conn.pragma_update(None, "user_version", schema as i64)
-        .unwrap();
-    conn.execute_batch(
-        "INSERT INTO meta (key, value) VALUES ('device_id', 'old-till-0001');
-         INSERT INTO products (sku, name, price_cents, tax_rate_bp, price_includes_tax)
-         VALUES ('OLD1', 'From the old schema', 250, 700, 1);",
-    )
-    .unwrap();
 }
 
 #[test]
