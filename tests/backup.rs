@@ -29,6 +29,13 @@ fn sale_ids(db: &Path) -> BTreeSet<String> {
     ids
 }
 
+/// The database file's bytes and its WAL's (empty when there is none): all a refusal must
+/// leave as they were.
+fn db_and_wal(db: &Path) -> (Vec<u8>, Vec<u8>) {
+    let wal = std::fs::read(format!("{}-wal", db.display())).unwrap_or_default();
+    (std::fs::read(db).unwrap(), wal)
+}
+
 fn user_version(db: &Path) -> i64 {
     Connection::open(db)
         .unwrap()
@@ -154,9 +161,9 @@ fn a_migration_that_fails_half_way_leaves_the_database_byte_for_byte_and_the_bac
     );
     assert!(err.contains("left as it was"), "{err}");
     assert_eq!(
-        std::fs::read(&till.db).unwrap(),
-        original,
-        "the database file changed"
+        db_and_wal(&till.db),
+        (original.clone(), Vec::new()),
+        "the database file changed, or a WAL with content was left beside it"
     );
     assert_eq!(user_version(&till.db), 2);
     let copies = automatic_backups(&till.db);
@@ -207,7 +214,9 @@ fn only_the_configured_number_of_automatic_backups_is_kept() {
     let known = schema_version();
     for round in 0..3 {
         // An old database again (its own till id each time is fine: the copies rotate by name).
-        let _ = std::fs::remove_file(&till.db);
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{ext}", till.db.display()));
+        }
         old_database(&till.db, 1);
         let out = till
             .cmd()
@@ -228,11 +237,11 @@ fn restore_refuses_to_lose_ops_unless_forced_and_keeps_the_replaced_database() {
     let file = till.dir.path().join("one.bak");
     assert!(till.run(&["backup", arg(&file)]).status.success());
     till.json(&["sell", "--json", "1002"]);
-    let before = std::fs::read(&till.db).unwrap();
+    let before = db_and_wal(&till.db);
     let out = till.run(&["restore", arg(&file)]);
     assert_one_line_exit_2(&out, "restore over newer ops");
     assert!(stderr(&out).contains("1 ops the backup lacks (seq 2..2)"));
-    assert_eq!(std::fs::read(&till.db).unwrap(), before);
+    assert_eq!(db_and_wal(&till.db), before);
 
     let out = till.run(&["restore", "--force", arg(&file)]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -279,7 +288,7 @@ fn bad_backup_and_restore_input_exits_2_with_one_line_and_changes_nothing() {
         .unwrap();
     let existing = till.dir.path().join("exists.bak");
     std::fs::write(&existing, b"keep me").unwrap();
-    let before = std::fs::read(&till.db).unwrap();
+    let before = db_and_wal(&till.db);
     let listing = |d: &Path| -> BTreeSet<String> {
         std::fs::read_dir(d)
             .unwrap()
@@ -306,11 +315,7 @@ fn bad_backup_and_restore_input_exits_2_with_one_line_and_changes_nothing() {
     for (what, args) in &cases {
         let out = till.run(args);
         assert_one_line_exit_2(&out, what);
-        assert_eq!(
-            std::fs::read(&till.db).unwrap(),
-            before,
-            "{what} changed the database"
-        );
+        assert_eq!(db_and_wal(&till.db), before, "{what} changed the database");
         assert_eq!(listing(till.dir.path()), files_before, "{what} left files");
     }
     assert_eq!(std::fs::read(&existing).unwrap(), b"keep me");

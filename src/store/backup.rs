@@ -205,28 +205,34 @@ pub fn beside(db: &Path, what: &str) -> PathBuf {
 }
 
 /// The automatic copy before migrating from schema `from`: written beside the database, then
-/// all but the newest `keep` automatic copies removed. Returns the copy's path. When the
-/// newest copy is of this schema and the database has not been written since it was taken
-/// (a migration that failed and is retried at every restart), that copy is reused instead
-/// of rotating older, different ones away.
+/// all but the newest `keep` automatic copies removed. Returns the copy's path, or `None`
+/// when another process migrated the database meanwhile (the copy would not be of schema
+/// `from`; it is removed). When the newest copy is of this schema and the database has not
+/// been written since it was taken (a migration that failed and is retried at every
+/// restart), that copy is reused instead of rotating older, different ones away.
 pub fn before_migration(
     conn: &Connection,
     db: &Path,
     from: i64,
     keep: usize,
-) -> Result<PathBuf, StoreError> {
+) -> Result<Option<PathBuf>, StoreError> {
     if let Some(same) = unchanged_since_last_copy(db, from) {
-        return Ok(same);
+        return Ok(Some(same));
     }
     let dest = beside(db, &format!("schema{from}"));
     write_copy(conn, &dest)?;
+    let copied: i64 = open_read_only(&dest)?.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if copied != from {
+        let _ = std::fs::remove_file(&dest);
+        return Ok(None);
+    }
     let automatic: Vec<BackupFile> = list(db).into_iter().filter(|b| b.automatic).collect();
     for old in automatic.iter().skip(keep.max(1)) {
         if old.path != dest {
             let _ = std::fs::remove_file(&old.path);
         }
     }
-    Ok(dest)
+    Ok(Some(dest))
 }
 
 fn unchanged_since_last_copy(db: &Path, from: i64) -> Option<PathBuf> {
@@ -339,7 +345,12 @@ mod tests {
         .unwrap();
         let mut made = Vec::new();
         for from in 1..=4 {
-            made.push(before_migration(db.conn(), &db_path, from, 2).unwrap());
+            db.conn().pragma_update(None, "user_version", from).unwrap();
+            made.push(
+                before_migration(db.conn(), &db_path, from, 2)
+                    .unwrap()
+                    .unwrap(),
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
         let auto: Vec<PathBuf> = list(&db_path)

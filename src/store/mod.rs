@@ -162,13 +162,14 @@ impl Db {
             backup,
         };
         let copy = if from > 0 {
-            let copy = backup::before_migration(conn, path, from, opts.migration_backups_kept)
-                .map_err(|e| failed(format!("no backup could be taken first: {e}"), None))?;
-            tracing::info!(from, to, backup = %copy.display(), "backup before schema migration");
-            Some(copy)
+            backup::before_migration(conn, path, from, opts.migration_backups_kept)
+                .map_err(|e| failed(format!("no backup could be taken first: {e}"), None))?
         } else {
             None
         };
+        if let Some(copy) = &copy {
+            tracing::info!(from, to, backup = %copy.display(), "backup before schema migration");
+        }
         schema::migrate(conn).map_err(|e| failed(e.to_string(), copy.clone()))?;
         tracing::info!(from, to, "schema migrated");
         Ok(())
