@@ -46,14 +46,18 @@ impl Context {
         std::fs::create_dir_all(&dir).ok()?;
         let file = tracing_appender::rolling::never(&dir, "kassa.log");
         let (writer, guard) = tracing_appender::non_blocking(file);
-        let filter = tracing_subscriber::EnvFilter::try_from_env("KASSA_LOG")
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
         tracing_subscriber::fmt()
             .with_writer(writer)
             .with_ansi(false)
-            .with_env_filter(filter)
+            .with_env_filter(log_filter())
             .try_init()
             .ok()?;
         Some(guard)
     }
+}
+
+/// The log level: `KASSA_LOG` (an `EnvFilter`), default `info`.
+pub(super) fn log_filter() -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_env("KASSA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
 }

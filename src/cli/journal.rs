@@ -43,12 +43,10 @@ fn names_stderr(value: &str, stderr: Option<&std::fs::Metadata>) -> bool {
 /// Starts logging to standard error in the journal's line format.
 pub fn init() -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KASSA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_writer(writer)
         .with_ansi(false)
-        .with_env_filter(filter)
+        .with_env_filter(super::context::log_filter())
         .event_format(JournalLine)
         .try_init()
         .ok()?;
