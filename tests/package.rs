@@ -63,9 +63,10 @@ fn is_root() -> bool {
 fn the_package_holds_the_files_with_their_modes_and_its_maintainer_scripts() {
     let deb = deb();
     let info = text(Command::new("dpkg-deb").arg("--info").arg(deb));
+    let arch = text(Command::new("dpkg").arg("--print-architecture"));
     for want in [
         "Package: kassa",
-        "Architecture: amd64",
+        &format!("Architecture: {}", arch.trim()),
         "Maintainer: ",
         "Description: Offline-first point-of-sale till",
     ] {
