@@ -357,3 +357,39 @@ fn restore_refuses_while_a_running_kassa_syncs_on_the_database() {
     assert!(stderr(&out).contains("is syncing on this database; stop it first"));
     assert_eq!(db_and_wal(&till.db), before);
 }
+
+#[test]
+fn restore_over_a_damaged_database_moves_it_aside_and_never_deletes_it() {
+    let till = Till::new();
+    till.json(&["sell", "--json", "1001"]);
+    let file = till.dir.path().join("good.bak");
+    assert!(till.run(&["backup", arg(&file)]).status.success());
+    for ext in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", till.db.display()));
+    }
+    std::fs::write(&till.db, vec![0xa5; 8192]).unwrap();
+    let out = till.run(&["restore", arg(&file)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("was not a readable kassa database; moved to"),
+        "{text}"
+    );
+    let aside: Vec<PathBuf> = std::fs::read_dir(till.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".unreadable.bak"))
+        .collect();
+    assert_eq!(aside.len(), 1);
+    assert_eq!(std::fs::read(&aside[0]).unwrap(), vec![0xa5; 8192]);
+    assert_eq!(sale_ids(&till.db).len(), 1);
+    assert!(till.run(&["verify"]).status.success());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&till.db).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the new database file is the till user's only"
+    );
+}
