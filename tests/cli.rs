@@ -164,6 +164,7 @@ fn verify_and_doctor_report_a_healthy_till() {
             "config",
             "database",
             "catalog",
+            "backups",
             "permissions",
             "logs",
             "remote"

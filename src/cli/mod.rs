@@ -13,11 +13,13 @@ macro_rules! outln {
     };
 }
 
+mod backup;
 mod catalog;
 mod conflicts;
 mod console;
 mod context;
 mod doctor;
+mod journal;
 mod queue;
 mod report;
 mod sell;
@@ -79,6 +81,10 @@ pub enum Command {
     Resolve(conflicts::ResolveArgs),
     /// Queue a stock count: SKU and the quantity on the shelf now.
     Count(conflicts::CountArgs),
+    /// Write a consistent copy of the database to FILE, while the till keeps selling.
+    Backup(backup::BackupArgs),
+    /// Put a backup in place of the database (refuses to lose ops unless --force).
+    Restore(backup::RestoreArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -203,5 +209,7 @@ fn run(cli: Cli) -> CliResult {
         Some(Command::Conflicts(a)) => conflicts::list(&ctx, a),
         Some(Command::Resolve(a)) => conflicts::resolve(&ctx, a),
         Some(Command::Count(a)) => conflicts::count(&ctx, a),
+        Some(Command::Backup(a)) => backup::backup(&ctx, a),
+        Some(Command::Restore(a)) => backup::run_restore(&ctx, a),
     }
 }

@@ -144,8 +144,8 @@ ALTER TABLE conflicts ADD COLUMN resolved_at TEXT;
 "#,
 ];
 
-/// Applies the migrations the database has not seen yet, each in its own transaction.
-pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+/// `(applied, known)` when the database has migrations to apply; `None` when it is current.
+pub fn pending(conn: &Connection) -> Result<Option<(i64, i64)>, StoreError> {
     let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
     if applied > known {
@@ -154,17 +154,41 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             known,
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        // Another process may have migrated while we waited for the write lock.
-        let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if now > i as i64 {
-            continue;
-        }
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        tx.commit()?;
+    Ok((applied < known).then_some((applied, known)))
+}
+
+/// Applies the migrations the database has not seen yet, all in ONE transaction: either the
+/// database reaches this build's schema or, if any of them fails, it is left exactly as it was
+/// (in WAL mode the rolled-back pages never reach the database file).
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    if pending(conn)?.is_none() {
+        return Ok(());
     }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // Another process may have migrated while we waited for the write lock.
+    let Some((applied, known)) = pending(&tx)? else {
+        return Ok(());
+    };
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+        tx.execute_batch(sql)?;
+        injected_failure(i as i64 + 1)?;
+    }
+    tx.pragma_update(None, "user_version", known)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Tests only: `KASSA_TEST_FAIL_MIGRATION=N` fails migration N after its SQL ran (a migration
+/// that breaks half-way). Compiled into debug builds only: the release build (the .deb)
+/// ignores the variable.
+fn injected_failure(n: i64) -> Result<(), StoreError> {
+    #[cfg(debug_assertions)]
+    if std::env::var("KASSA_TEST_FAIL_MIGRATION").ok().as_deref() == Some(n.to_string().as_str()) {
+        return Err(StoreError::Invalid(format!(
+            "migration {n} failed (injected by KASSA_TEST_FAIL_MIGRATION)"
+        )));
+    }
+    let _ = n;
     Ok(())
 }
 
