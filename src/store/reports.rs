@@ -5,7 +5,7 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::{Db, StoreError};
-use crate::domain::{CompletedSale, GENESIS_HASH};
+use crate::domain::GENESIS_HASH;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ZTenderRow {
@@ -43,6 +43,8 @@ pub struct ZReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
     pub sales_checked: i64,
+    pub refunds_checked: i64,
+    pub voids_checked: i64,
     pub chain_ok: bool,
     /// The first broken link, described.
     pub first_break: Option<String>,
@@ -122,48 +124,116 @@ impl Db {
         })
     }
 
-    /// Walks the hash chain in seq order (recomputing every hash from the stored rows and
-    /// checking the queued payload says the same) and runs `PRAGMA integrity_check`.
+    /// Walks the document chain (sales, refunds and voids) in seq order, recomputing every
+    /// hash from the stored rows and checking the queued payload says the same, and runs
+    /// `PRAGMA integrity_check`.
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
+        use super::documents::{chain_documents, load_refund, load_void, DocKind};
         let integrity: String = self
             .conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-        let seqs: Vec<i64> = self
-            .conn
-            .prepare("SELECT seq FROM sales ORDER BY seq")?
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
+        let docs = chain_documents(&self.conn)?;
         let mut prev = GENESIS_HASH.to_string();
         let mut first_break = None;
-        for &seq in &seqs {
-            let Some(sale) = self.load_sale(seq)? else {
-                continue;
-            };
-            if !sale.verify(&prev) {
-                first_break = Some(if sale.prev_hash != prev {
-                    format!("sale #{seq}: prev_hash does not link to the sale before it")
-                } else {
-                    format!("sale #{seq}: hash does not match its content")
-                });
-                break;
-            }
+        let mut counts = [0i64; 3];
+        for &(seq, kind) in &docs {
             let payload: String =
                 self.conn
                     .query_row("SELECT payload FROM outbox WHERE seq = ?1", [seq], |r| {
                         r.get(0)
                     })?;
-            let queued: Result<CompletedSale, _> = serde_json::from_str(&payload);
-            if queued.as_ref().map(|q| q != &sale).unwrap_or(true) {
-                first_break = Some(format!("sale #{seq}: queued op differs from the sale"));
-                break;
+            let (label, verdict) = match kind {
+                DocKind::Sale => {
+                    counts[0] += 1;
+                    let Some(doc) = self.load_sale(seq)? else {
+                        continue;
+                    };
+                    (
+                        "sale",
+                        check(
+                            &doc,
+                            &payload,
+                            &prev,
+                            doc.verify(&prev),
+                            &doc.prev_hash,
+                            &doc.hash,
+                        ),
+                    )
+                }
+                DocKind::Refund => {
+                    counts[1] += 1;
+                    let Some(doc) = load_refund(&self.conn, seq)? else {
+                        continue;
+                    };
+                    (
+                        "refund",
+                        check(
+                            &doc,
+                            &payload,
+                            &prev,
+                            doc.verify(&prev),
+                            &doc.prev_hash,
+                            &doc.hash,
+                        ),
+                    )
+                }
+                DocKind::Void => {
+                    counts[2] += 1;
+                    let Some(doc) = load_void(&self.conn, seq)? else {
+                        continue;
+                    };
+                    (
+                        "void",
+                        check(
+                            &doc,
+                            &payload,
+                            &prev,
+                            doc.verify(&prev),
+                            &doc.prev_hash,
+                            &doc.hash,
+                        ),
+                    )
+                }
+            };
+            match verdict {
+                Ok(hash) => prev = hash,
+                Err(why) => {
+                    first_break = Some(format!("{label} #{seq}: {why}"));
+                    break;
+                }
             }
-            prev = sale.hash;
         }
         Ok(VerifyReport {
-            sales_checked: seqs.len() as i64,
+            sales_checked: counts[0],
+            refunds_checked: counts[1],
+            voids_checked: counts[2],
             chain_ok: first_break.is_none(),
             first_break,
             integrity_check: integrity,
         })
     }
+}
+
+/// One link: the document's own hash, its link to `prev`, and the queued payload equal to it.
+/// Returns the document's hash, or what is wrong.
+fn check<T: PartialEq + serde::de::DeserializeOwned>(
+    doc: &T,
+    payload: &str,
+    prev: &str,
+    verifies: bool,
+    prev_hash: &str,
+    hash: &str,
+) -> Result<String, &'static str> {
+    if !verifies {
+        return Err(if prev_hash != prev {
+            "prev_hash does not link to the document before it"
+        } else {
+            "hash does not match its content"
+        });
+    }
+    let queued: Result<T, _> = serde_json::from_str(payload);
+    if queued.as_ref().map(|q| q != doc).unwrap_or(true) {
+        return Err("queued op differs from the document");
+    }
+    Ok(hash.to_string())
 }
