@@ -298,11 +298,19 @@ impl Refund {
         if r.paid_back_cents() > max_cents {
             return Err(DomainError::Invalid {
                 field: "refund",
-                reason: format!(
-                    "a refund without a receipt is limited to {max_cents} minor units \
-                     (refunds.blind_max_cents), this one is {}",
-                    r.paid_back_cents()
-                ),
+                reason: match super::Currency::from_code(currency) {
+                    Ok(c) => format!(
+                        "a refund without a receipt is limited to {} {c} \
+                         (refunds.blind_max_cents), this one is {}",
+                        c.format(max_cents),
+                        c.format(r.paid_back_cents())
+                    ),
+                    Err(_) => format!(
+                        "a refund without a receipt is limited to {max_cents} minor units \
+                         (refunds.blind_max_cents), this one is {}",
+                        r.paid_back_cents()
+                    ),
+                },
             });
         }
         Ok(r)

@@ -30,7 +30,7 @@ pub use conflicts::ConflictRow;
 pub use outbox::{LocalStatus, OpDetail, QueueFilter, QueueRow};
 pub use receipts::SaleSummary;
 pub use refunds::{BlindItem, RefundItems, RefundReceipt, RefundableSale};
-pub use reports::{VerifyReport, ZReport, ZTaxRow, ZTenderRow};
+pub use reports::{VerifyReport, ZReport, ZReturns, ZTaxRow, ZTenderRow};
 pub use sales::SaleReceipt;
 pub use skipped::{
     one_line, skip_key, ProductSkip, SkipTally, SkippedProduct, MAX_SKIP_REASON_CHARS,
