@@ -2,6 +2,8 @@
 //! offline and synced (a second till's resolution is "already resolved"), bad input, and
 //! `kill -9` of `kassa sync` at random moments of a push campaign.
 
+#[path = "support/cli_till.rs"]
+mod cli_till;
 mod support;
 #[path = "support/sync_env.rs"]
 mod sync_env;
@@ -10,68 +12,12 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use cli_till::CliTill;
 use pgrest_lite::testing::TestStack;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use sync_env::{server_books, SyncTill};
-
-/// A till directory for the binary, with the remote in its environment (or offline).
-struct CliTill {
-    dir: tempfile::TempDir,
-    url: String,
-    anon_key: String,
-    token: String,
-}
-
-impl CliTill {
-    fn new(stack: &TestStack, device: usize) -> CliTill {
-        CliTill {
-            dir: tempfile::tempdir().unwrap(),
-            url: stack.url.clone(),
-            anon_key: stack.anon_key.clone(),
-            token: stack.devices[device].token.clone(),
-        }
-    }
-
-    fn db(&self) -> std::path::PathBuf {
-        self.dir.path().join("till.db")
-    }
-
-    fn cmd(&self, online: bool) -> Command {
-        self.cmd_on(&self.db(), online)
-    }
-
-    fn cmd_on(&self, db: &Path, online: bool) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_kassa"));
-        c.arg("--db").arg(db);
-        support::isolate(&mut c, self.dir.path());
-        if online {
-            c.env("KASSA_REMOTE_URL", &self.url)
-                .env("KASSA_ANON_KEY", &self.anon_key)
-                .env("KASSA_DEVICE_TOKEN", &self.token);
-        }
-        c
-    }
-
-    fn run(&self, online: bool, args: &[&str]) -> Output {
-        self.cmd(online).args(args).output().expect("run kassa")
-    }
-
-    fn ok(&self, online: bool, args: &[&str]) -> String {
-        let out = self.run(online, args);
-        assert!(
-            out.status.success(),
-            "kassa {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn json(&self, online: bool, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(online, args)).expect("JSON")
-    }
-}
 
 fn queue_len(t: &CliTill) -> usize {
     t.json(false, &["queue", "--json", "--limit", "1000000"])
