@@ -9,7 +9,7 @@ mod support;
 mod sync_env;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use cli_till::CliTill;
@@ -17,7 +17,7 @@ use pgrest_lite::testing::TestStack;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
-use sync_env::{server_books, SyncTill};
+use sync_env::{document_ids, random_document, server_books, server_documents, Made, SyncTill};
 
 fn queue_len(t: &CliTill) -> usize {
     t.json(false, &["queue", "--json", "--limit", "1000000"])
@@ -294,8 +294,11 @@ async fn killing_kassa_sync_at_random_moments_loses_and_duplicates_nothing() {
     let cli = CliTill::new(&stack, 0);
     let config = write_config(cli.dir.path());
     let mut rng = StdRng::seed_from_u64(99);
-    let skus = ["1001", "1002", "1003", "1004", "1005", "1006"];
-    let mut sold = 0;
+    let skus: Vec<String> = ["1001", "1002", "1003", "1004", "1005", "1006"]
+        .map(String::from)
+        .to_vec();
+    let mut own_sales = Vec::new();
+    let mut made = Vec::new();
     let mut kills = 0;
     for round in 0..12 {
         let mut child = cli
@@ -307,26 +310,26 @@ async fn killing_kassa_sync_at_random_moments_loses_and_duplicates_nothing() {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn kassa sync");
-        // Sell while it pushes, then kill it at a random moment.
+        // Sell, refund and void while it pushes, then kill it at a random moment.
         for _ in 0..60 {
-            let lines: Vec<(&str, i64)> = (0..3)
-                .map(|_| {
-                    (
-                        skus[rng.random_range(0..skus.len())],
-                        rng.random_range(1..=2),
-                    )
-                })
-                .collect();
-            till.sell(&lines).await;
-            sold += 1;
+            made.push(random_document(&till.store, &skus, &mut rng, &mut own_sales).await);
         }
         tokio::time::sleep(Duration::from_millis(rng.random_range(0..300))).await;
         child.kill().expect("kill -9");
         child.wait().expect("reap");
         kills += 1;
         let pending = till.count(kassa::store::QueueFilter::Pending).await;
-        println!("round {round}: killed kassa sync with {pending} of {sold} sales pending");
+        println!(
+            "round {round}: killed kassa sync with {pending} of {} documents pending",
+            made.len()
+        );
     }
+    let sold = made.iter().filter(|m| **m == Made::Sale).count() as i64;
+    let returns = made.len() as i64 - sold;
+    assert!(
+        returns * 5 >= made.len() as i64,
+        "{returns} refunds and voids"
+    );
     let out = cli
         .cmd_on(&till.db_path(), true)
         .arg("--config")
@@ -340,11 +343,18 @@ async fn killing_kassa_sync_at_random_moments_loses_and_duplicates_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
     let books = server_books(&stack).await;
+    let docs = server_documents(&stack).await;
     println!(
-        "kill -9: {kills} kills, {sold} sales, {} on the server",
-        books.sales_rows
+        "kill -9: {kills} kills, {sold} sales and {returns} refunds and voids, {} + {} + {} on the server",
+        books.sales_rows, docs.refund_rows, docs.void_rows
     );
     assert_eq!(books.sales_rows, sold);
+    let (refunds, voids) = document_ids(&till.store).await;
+    assert_eq!(docs.refund_ids, refunds, "every refund exactly once");
+    assert_eq!(docs.refund_rows, refunds.len() as i64);
+    assert_eq!(docs.void_ids, voids, "every void exactly once");
+    assert_eq!(docs.void_rows, voids.len() as i64);
+    assert_eq!(docs.movement_mismatches, 0);
     assert_eq!(books.sale_ids, till.sale_ids().await);
     assert!(books.ledger_mismatches.is_empty());
     assert_eq!(books.movement_mismatches, 0);
