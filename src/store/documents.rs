@@ -27,9 +27,9 @@ pub(super) fn chain_head(conn: &Connection) -> Result<String, StoreError> {
 /// One document of the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum DocKind {
-    Sale,
-    Refund,
-    Void,
+    Sale = 0,
+    Refund = 1,
+    Void = 2,
 }
 
 /// Every document's seq and kind, in chain order.
