@@ -91,6 +91,13 @@ async fn another_tills_sale_refunded_offline_after_a_lookup_books_exactly_once()
         ],
     );
     assert_eq!(r1["original_seq"], Value::Null, "not this till's sale");
+    let not_ours = b.run(false, &["void", &sale_id, "--reason", "x"]);
+    assert_eq!(not_ours.status.code(), Some(2));
+    assert!(
+        support::stderr(&not_ours).contains("another till's"),
+        "{}",
+        support::stderr(&not_ours)
+    );
     assert_eq!(r1["lines"][0]["amount_cents"], 2 * 119);
     assert_eq!(r2["lines"][0]["restock"], false);
     // More than is left (3 - 2) is refused locally, nothing queued.
