@@ -9,7 +9,8 @@ use crossterm::event::KeyEvent;
 
 use super::heartbeat::SyncView;
 use super::model::{
-    ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, SaleSaved,
+    ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, ReceiptPurpose,
+    ReceiptView, RefundOrder, RefundSaved, SaleSaved, VoidSaved,
 };
 use crate::domain::{Cart, Product, Settlement};
 
@@ -33,6 +34,20 @@ pub enum Action {
         products: Vec<Product>,
     },
     SaleCommitted(Result<SaleSaved, String>),
+    /// A receipt number was looked up (`Ok(None)`: no such sale).
+    ReceiptLooked {
+        receipt: String,
+        purpose: ReceiptPurpose,
+        result: Result<Option<ReceiptView>, String>,
+    },
+    /// A code for a refund without a receipt was looked up.
+    ReturnItemLooked {
+        code: String,
+        qty: i64,
+        product: Option<Product>,
+    },
+    RefundCommitted(Result<RefundSaved, String>),
+    VoidCommitted(Result<VoidSaved, String>),
     QueueLoaded {
         filter: QueueFilterView,
         offset: usize,
@@ -75,6 +90,26 @@ pub enum Command {
     CommitSale {
         cart: Cart,
         settlement: Settlement,
+    },
+    /// Find a completed sale by its receipt number (seq, sale id or compact sale id).
+    LookupReceipt {
+        receipt: String,
+        purpose: ReceiptPurpose,
+    },
+    /// Find a product for a refund without a receipt.
+    LookupReturnItem {
+        code: String,
+        qty: i64,
+    },
+    /// Check and commit a refund: one transaction, durable when it returns; refused (and
+    /// nothing written) when it takes back more than is left, or from a voided sale.
+    CommitRefund {
+        order: RefundOrder,
+    },
+    /// Post-void a sale of this till and business day: one transaction, durable when it returns.
+    CommitVoid {
+        sale_id: String,
+        reason: String,
     },
     LoadQueue {
         filter: QueueFilterView,

@@ -90,6 +90,19 @@ fn job(cmd: Command) -> Option<Job> {
             });
             Action::ProductLooked { code, qty, product }
         }),
+        Command::LookupReturnItem { code, qty } => Box::new(move |db: &mut Db| {
+            let product = db.find_product(&code).unwrap_or_else(|e| {
+                tracing::warn!("lookup {code}: {e}");
+                None
+            });
+            Action::ReturnItemLooked { code, qty, product }
+        }),
+        Command::LookupReceipt { .. }
+        | Command::CommitRefund { .. }
+        | Command::CommitVoid { .. } => {
+            // WIRING POINT: till10's store API.
+            Box::new(|_db: &mut Db| Action::Failed("not wired yet".into()))
+        }
         Command::SearchProducts { query } => Box::new(move |db: &mut Db| {
             let products = db.search_products(&query, SEARCH_LIMIT).unwrap_or_default();
             Action::SearchResults { query, products }

@@ -7,7 +7,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::domain::{ConflictFacts, OpKind, OpState};
+use crate::domain::sale::SaleLine;
+use crate::domain::{ConflictFacts, OpKind, OpState, Tender, TenderKind};
 
 /// Which outbox rows the queue pane lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,4 +122,101 @@ pub struct SaleSaved {
     pub total_cents: i64,
     pub due_cents: i64,
     pub change_cents: i64,
+}
+
+/// Why a receipt is being looked up: to refund from it, or to post-void the sale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptPurpose {
+    Refund,
+    Void,
+}
+
+/// One line of a looked-up receipt and how much of it was already taken back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptLine {
+    pub line: SaleLine,
+    /// Units already refunded (by this till's refunds, or all tills' when the server said).
+    pub refunded_qty: i64,
+}
+
+impl ReceiptLine {
+    /// Units that can still come back.
+    pub fn refundable(&self) -> i64 {
+        (self.line.qty - self.refunded_qty).max(0)
+    }
+}
+
+/// A completed sale found by its receipt number, as the refund screen and the void form show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptView {
+    pub sale_id: String,
+    /// This till's `seq` of the sale, when it is this till's sale.
+    pub seq: Option<i64>,
+    /// Stored RFC 3339 UTC.
+    pub created_at: String,
+    /// What the customer paid: total plus cash rounding.
+    pub paid_cents: i64,
+    pub tenders: Vec<Tender>,
+    pub voided: bool,
+    pub lines: Vec<ReceiptLine>,
+}
+
+impl ReceiptView {
+    /// `#17` for this till's sales, else the start of the sale id.
+    pub fn label(&self) -> String {
+        match self.seq {
+            Some(seq) => format!("#{seq}"),
+            None => self.sale_id.chars().take(8).collect(),
+        }
+    }
+
+    /// How the sale was paid, in words (`cash`, `card`, `cash+card`).
+    pub fn tender_words(&self) -> String {
+        let kinds: Vec<&str> = self.tenders.iter().map(|t| t.kind.as_str()).collect();
+        if kinds.is_empty() {
+            "no tender".to_string()
+        } else {
+            kinds.join("+")
+        }
+    }
+}
+
+/// What came back from a committed refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundSaved {
+    pub seq: i64,
+    /// Money paid back (after any cash rounding).
+    pub paid_back_cents: i64,
+    pub tender: TenderKind,
+}
+
+/// What came back from a committed post-void.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoidSaved {
+    pub seq: i64,
+    pub sale_id: String,
+    /// The voided sale's label (`#17`).
+    pub sale: String,
+    pub paid_back_cents: i64,
+}
+
+/// One line of a refund as the cashier chose it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundOrderLine {
+    /// The receipt's line; `None` for a refund without a receipt.
+    pub original_line_no: Option<i64>,
+    pub sku: String,
+    pub qty: i64,
+    /// Back to stock (the default) or written off as damaged.
+    pub restock: bool,
+}
+
+/// A refund ready for the store to check and commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundOrder {
+    /// The original sale; `None` for a refund without a receipt.
+    pub sale_id: Option<String>,
+    pub lines: Vec<RefundOrderLine>,
+    pub tender: TenderKind,
+    pub reason: String,
 }

@@ -6,11 +6,13 @@ pub mod pty;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use kassa::domain::{OpKind, OpState, Product};
+use kassa::domain::sale::SaleLine;
+use kassa::domain::{CompletedSale, OpKind, OpState, Product, Tender};
 use kassa::timefmt::Zone;
 use kassa::tui::action::{Action, Command};
 use kassa::tui::model::{
-    ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, SaleSaved,
+    ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, ReceiptLine,
+    ReceiptView, RefundOrder, RefundSaved, SaleSaved, VoidSaved,
 };
 use kassa::tui::state::{Settings, State};
 use kassa::tui::{draw, update};
@@ -89,11 +91,53 @@ pub fn screen_text(st: &State, width: u16, height: u16) -> String {
     format!("{}", render(st, width, height).backend())
 }
 
+/// A sale the fake store committed, with what was refunded of it.
+#[derive(Debug, Clone)]
+pub struct FakeSale {
+    pub seq: i64,
+    pub sale_id: String,
+    pub created_at: String,
+    pub paid_cents: i64,
+    pub lines: Vec<SaleLine>,
+    pub tenders: Vec<Tender>,
+    /// Refunded units per line (same order as `lines`).
+    pub refunded: Vec<i64>,
+    pub voided: bool,
+}
+
+impl FakeSale {
+    pub fn view(&self) -> ReceiptView {
+        ReceiptView {
+            sale_id: self.sale_id.clone(),
+            seq: Some(self.seq),
+            created_at: self.created_at.clone(),
+            paid_cents: self.paid_cents,
+            tenders: self.tenders.clone(),
+            voided: self.voided,
+            lines: self
+                .lines
+                .iter()
+                .zip(&self.refunded)
+                .map(|(l, r)| ReceiptLine {
+                    line: l.clone(),
+                    refunded_qty: *r,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Largest refund without a receipt the fake store takes, like the store's configured limit.
+pub const BLIND_LIMIT_CENTS: i64 = 5000;
+
 /// An in-memory stand-in for the store worker: answers every command like the store would.
 pub struct FakeStore {
     pub catalog: Vec<Product>,
     pub ops: Vec<QueueItem>,
     pub conflicts: Vec<ConflictItem>,
+    pub sales: Vec<FakeSale>,
+    /// Refunds committed, as ordered.
+    pub refunds: Vec<RefundOrder>,
     pub next_seq: i64,
     pub commands: Vec<Command>,
     /// Server catalog products the till left out, as the store would count them.
@@ -106,6 +150,8 @@ impl Default for FakeStore {
             catalog: catalog(),
             ops: Vec::new(),
             conflicts: Vec::new(),
+            sales: Vec::new(),
+            refunds: Vec::new(),
             next_seq: 1,
             commands: Vec::new(),
             skipped_products: 0,
@@ -182,6 +228,25 @@ impl FakeStore {
             Command::CommitSale { cart, settlement } => {
                 let total = cart.totals().ok()?.total_cents;
                 let seq = self.push_op(OpKind::Sale, OpState::Pending, Some(total));
+                let sale_id = format!("5a1e0000-0000-4000-8000-{seq:012}");
+                let created_at = self.ops.last().map(|o| o.created_at.clone())?;
+                let sale = CompletedSale::new(
+                    uuid::Uuid::parse_str(&sale_id).ok()?,
+                    created_at.clone(),
+                    cart,
+                    settlement,
+                )
+                .ok()?;
+                self.sales.push(FakeSale {
+                    seq,
+                    sale_id,
+                    created_at,
+                    paid_cents: sale.due_cents(),
+                    refunded: vec![0; sale.lines.len()],
+                    lines: sale.lines,
+                    tenders: sale.tenders,
+                    voided: false,
+                });
                 Action::SaleCommitted(Ok(SaleSaved {
                     seq,
                     total_cents: total,
@@ -245,7 +310,100 @@ impl FakeStore {
                 Action::ResolutionQueued(Ok((conflict_id.clone(), seq)))
             }
             Command::LoadStatus => Action::StatusLoaded(self.status()),
+            Command::LookupReceipt { receipt, purpose } => Action::ReceiptLooked {
+                receipt: receipt.clone(),
+                purpose: *purpose,
+                result: Ok(self.find_sale(receipt).map(|i| self.sales[i].view())),
+            },
+            Command::LookupReturnItem { code, qty } => Action::ReturnItemLooked {
+                code: code.clone(),
+                qty: *qty,
+                product: self
+                    .catalog
+                    .iter()
+                    .find(|p| p.sku == *code || p.barcode.as_deref() == Some(code))
+                    .cloned(),
+            },
+            Command::CommitRefund { order } => Action::RefundCommitted(self.refund(order)),
+            Command::CommitVoid { sale_id, .. } => Action::VoidCommitted(self.void(sale_id)),
             Command::Quit | Command::SyncNow => return None,
+        })
+    }
+
+    /// The sale a receipt number names: its seq, its sale id, or the id without hyphens.
+    pub fn find_sale(&self, receipt: &str) -> Option<usize> {
+        let r = receipt.trim().trim_start_matches('#').to_lowercase();
+        self.sales.iter().position(|s| {
+            r.parse::<i64>().ok() == Some(s.seq)
+                || s.sale_id == r
+                || s.sale_id.replace('-', "") == r
+        })
+    }
+
+    /// Checks and records a refund like the store: refused (nothing changes) when it takes
+    /// back more than is left, from a voided or unknown sale, or without a receipt over the limit.
+    fn refund(&mut self, order: &RefundOrder) -> Result<RefundSaved, String> {
+        let paid = order_amount(self, order)?;
+        if let Some(id) = &order.sale_id {
+            let i = self
+                .find_sale(id)
+                .ok_or_else(|| format!("unknown receipt {id}"))?;
+            let sale = &self.sales[i];
+            if sale.voided {
+                return Err(format!("sale #{} was voided", sale.seq));
+            }
+            for l in &order.lines {
+                let n = sale
+                    .lines
+                    .iter()
+                    .position(|s| Some(s.line_no) == l.original_line_no)
+                    .ok_or("no such line")?;
+                let left = sale.lines[n].qty - sale.refunded[n];
+                if l.qty > left {
+                    return Err(format!(
+                        "line {}: {} asked, only {left} left to refund",
+                        sale.lines[n].line_no, l.qty
+                    ));
+                }
+            }
+            let sale = &mut self.sales[i];
+            for l in &order.lines {
+                if let Some(n) = sale
+                    .lines
+                    .iter()
+                    .position(|s| Some(s.line_no) == l.original_line_no)
+                {
+                    sale.refunded[n] += l.qty;
+                }
+            }
+        } else if paid > BLIND_LIMIT_CENTS {
+            return Err("over the limit for a refund without a receipt (50.00)".into());
+        }
+        let seq = self.push_op(refund_kind(), OpState::Pending, Some(paid));
+        self.refunds.push(order.clone());
+        Ok(RefundSaved {
+            seq,
+            paid_back_cents: paid,
+            tender: order.tender,
+        })
+    }
+
+    fn void(&mut self, sale_id: &str) -> Result<VoidSaved, String> {
+        let i = self
+            .find_sale(sale_id)
+            .ok_or_else(|| format!("unknown sale {sale_id}"))?;
+        if self.sales[i].voided {
+            return Err(format!("sale #{} is already voided", self.sales[i].seq));
+        }
+        self.sales[i].voided = true;
+        let paid = self.sales[i].paid_cents;
+        let sale = format!("#{}", self.sales[i].seq);
+        let seq = self.push_op(void_kind(), OpState::Pending, Some(paid));
+        Ok(VoidSaved {
+            seq,
+            sale_id: sale_id.to_string(),
+            sale,
+            paid_back_cents: paid,
         })
     }
 
@@ -289,4 +447,20 @@ pub fn conflict(id: &str, kind: &str, sku: &str, details: serde_json::Value) -> 
         resolved_at: None,
         queued_action: None,
     }
+}
+
+/// What a refund order pays back, by the domain's arithmetic.
+fn order_amount(_store: &FakeStore, _order: &RefundOrder) -> Result<i64, String> {
+    // WIRING POINT: till10's domain refund arithmetic.
+    Ok(0)
+}
+
+fn refund_kind() -> OpKind {
+    // WIRING POINT: OpKind::Refund from till10.
+    OpKind::Sale
+}
+
+fn void_kind() -> OpKind {
+    // WIRING POINT: OpKind::VoidSale from till10.
+    OpKind::Sale
 }

@@ -137,6 +137,7 @@ pub(super) fn entry_key(
             s.pending_qty = None;
             Vec::new()
         }
+        Some(KeyCmd::Refund) => crate::tui::refund::open(st),
         _ => {
             type_into(&mut s.input, key);
             Vec::new()

@@ -4,9 +4,11 @@
 
 mod bars;
 mod conflicts;
+mod forms;
 mod heartbeat;
 mod popup;
 mod queue;
+mod refund;
 mod sales;
 pub mod theme;
 
@@ -46,7 +48,10 @@ pub fn draw(frame: &mut Frame, st: &State) {
         heartbeat::panel(frame, r, st, theme);
     }
     if let Some(r) = screen.sales {
-        sales::draw(frame, r, st, theme);
+        match &st.refund {
+            Some(refund) => refund::draw(frame, r, st, refund, theme),
+            None => sales::draw(frame, r, st, theme),
+        }
     }
     if let Some(r) = screen.queue {
         queue::draw(frame, r, st, theme, st.focus == Focus::Queue);
