@@ -39,6 +39,12 @@ heartbeat_interval_s = 10
 # Most operations and bytes sent in one push.
 batch_max_ops = 500
 batch_max_bytes = 2000000
+
+# Refunds. Cash refunds are cash-rounded like cash sales (cash_rounding above).
+[refunds]
+# Most a refund without a receipt may pay back, in minor units (5000 = 50.00 in EUR);
+# 0 = refunds without a receipt are not allowed.
+blind_max_cents = 5000
 "#;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +55,23 @@ pub struct Config {
     pub database: Option<PathBuf>,
     pub remote: RemoteConfig,
     pub sync: SyncConfig,
+    pub refunds: RefundsConfig,
+}
+
+/// `[refunds]`: limits of refunding at this till.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RefundsConfig {
+    /// Most a refund without a receipt may pay back, in minor units.
+    pub blind_max_cents: i64,
+}
+
+impl Default for RefundsConfig {
+    fn default() -> Self {
+        RefundsConfig {
+            blind_max_cents: 5000,
+        }
+    }
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -95,6 +118,7 @@ impl Default for Config {
             database: None,
             remote: RemoteConfig::default(),
             sync: SyncConfig::default(),
+            refunds: RefundsConfig::default(),
         }
     }
 }
@@ -207,6 +231,12 @@ impl Config {
                 "cash_rounding must be between 0 and 1000".into(),
             ));
         }
+        if !(0..=crate::domain::MAX_UNIT_PRICE).contains(&self.refunds.blind_max_cents) {
+            return Err(ConfigError::Invalid(format!(
+                "refunds.blind_max_cents must be between 0 and {}",
+                crate::domain::MAX_UNIT_PRICE
+            )));
+        }
         if self.sync.batch_max_ops == 0 || self.sync.batch_max_ops > 1000 {
             return Err(ConfigError::Invalid(
                 "sync.batch_max_ops must be between 1 and 1000".into(),
@@ -229,6 +259,14 @@ impl Config {
 
     pub fn currency(&self) -> Currency {
         Currency::from_code(&self.currency).unwrap_or(Currency::EUR)
+    }
+
+    /// The refund limits this config sets (`cash_rounding`, `refunds.blind_max_cents`).
+    pub fn refund_policy(&self) -> crate::domain::RefundPolicy {
+        crate::domain::RefundPolicy {
+            cash_rounding: self.cash_rounding,
+            blind_max_cents: self.refunds.blind_max_cents,
+        }
     }
 
     /// The database path: flag, else `KASSA_DB`/config, else the XDG data dir.

@@ -18,8 +18,11 @@ mod conflicts;
 mod console;
 mod context;
 mod doctor;
+mod lookup;
 mod queue;
+mod refund;
 mod report;
+mod sales;
 mod sell;
 mod status;
 mod sync;
@@ -57,6 +60,12 @@ pub enum Command {
     Console(console::ConsoleArgs),
     /// Ring up and commit one sale: ITEM is a SKU or barcode, optionally ITEM*QTY.
     Sell(sell::SellArgs),
+    /// Refund against a receipt (RECEIPT [ITEM*QTY ...]) or without one (--no-receipt).
+    Refund(refund::RefundArgs),
+    /// Void a sale of this till made today (the whole sale is reversed).
+    Void(refund::VoidArgs),
+    /// Find a receipt: this till's sales of a day; --lookup asks the server for another till's.
+    Sales(sales::SalesArgs),
     /// List the outbox (queued operations), newest first.
     Queue(queue::QueueArgs),
     /// Queue, sync and conflict state in one view.
@@ -65,7 +74,7 @@ pub enum Command {
     Catalog(catalog::CatalogArgs),
     /// Reports: `report z` is the end-of-day total by tender and tax rate.
     Report(report::ReportArgs),
-    /// Check the hash chain of all sales and the database's integrity.
+    /// Check the hash chain of all sales, refunds and voids and the database's integrity.
     Verify(JsonFlag),
     /// Check config, database, file permissions and the remote, each with a verdict.
     Doctor(JsonFlag),
@@ -192,6 +201,9 @@ fn run(cli: Cli) -> CliResult {
         None => console::run(&ctx, console::ConsoleArgs::default()),
         Some(Command::Console(a)) => console::run(&ctx, a),
         Some(Command::Sell(a)) => sell::run(&ctx, a),
+        Some(Command::Refund(a)) => refund::refund(&ctx, a),
+        Some(Command::Void(a)) => refund::void(&ctx, a),
+        Some(Command::Sales(a)) => sales::run(&ctx, a),
         Some(Command::Queue(a)) => queue::run(&ctx, a),
         Some(Command::Status(a)) => status::run(&ctx, a.json),
         Some(Command::Catalog(a)) => catalog::run(&ctx, a),

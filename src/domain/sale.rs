@@ -4,7 +4,6 @@
 //! the same hash, so any change here is a protocol change.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::cart::{Cart, CartLine};
@@ -141,11 +140,7 @@ impl CompletedSale {
 
     /// `hex(sha256(prev_hash + "\n" + canonical))`.
     pub fn compute_hash(&self, prev_hash: &str) -> String {
-        let mut h = Sha256::new();
-        h.update(prev_hash.as_bytes());
-        h.update(b"\n");
-        h.update(self.canonical().as_bytes());
-        hex::encode(h.finalize())
+        super::chain::chain_hash(prev_hash, &self.canonical())
     }
 
     /// Links this sale to the previous one in the till's chain.

@@ -7,12 +7,16 @@
 
 mod catalog;
 mod conflicts;
+mod documents;
 mod outbox;
+mod receipts;
+mod refunds;
 mod reports;
 mod sales;
 pub mod schema;
 mod skipped;
 mod sync_io;
+mod voids;
 mod worker;
 
 use std::path::{Path, PathBuf};
@@ -20,10 +24,13 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension};
 
+pub use crate::domain::RefundPolicy;
 pub use catalog::{parse_catalog_csv, CatalogError, DEMO_CATALOG};
 pub use conflicts::ConflictRow;
 pub use outbox::{LocalStatus, OpDetail, QueueFilter, QueueRow};
-pub use reports::{VerifyReport, ZReport, ZTaxRow, ZTenderRow};
+pub use receipts::SaleSummary;
+pub use refunds::{BlindItem, RefundItems, RefundReceipt, RefundableSale};
+pub use reports::{VerifyReport, ZReport, ZReturns, ZTaxRow, ZTenderRow};
 pub use sales::SaleReceipt;
 pub use skipped::{
     one_line, skip_key, ProductSkip, SkipTally, SkippedProduct, MAX_SKIP_REASON_CHARS,
@@ -33,6 +40,7 @@ pub use sync_io::{
     ConflictUpdate, LeaseState, OpResult, PendingOp, ProductUpdate, PullPage, PushTally,
     StockUpdate, SyncCursors,
 };
+pub use voids::VoidReceipt;
 pub use worker::{StoreEvent, StoreHandle};
 
 /// How long a writer waits for another process's transaction before giving up.

@@ -134,5 +134,7 @@ fn short_kind(item: &QueueItem) -> &'static str {
         crate::domain::OpKind::Sale => "sale",
         crate::domain::OpKind::StockCount => "count",
         crate::domain::OpKind::ResolveConflict => "resolve",
+        crate::domain::OpKind::Refund => "refund",
+        crate::domain::OpKind::VoidSale => "void",
     }
 }
