@@ -5,7 +5,7 @@ mod console_support;
 
 use console_support::*;
 use crossterm::event::KeyCode;
-use kassa::domain::{OpKind, OpState, TenderKind};
+use kassa::domain::{OpKind, OpState, ReceiptRef, TenderKind};
 use kassa::tui::action::{Action, Command};
 use kassa::tui::model::ReceiptPurpose;
 use kassa::tui::refund::RefundStep;
@@ -73,7 +73,7 @@ fn a_receipt_number_is_looked_up_and_its_lines_shown_with_what_is_left() {
     assert_eq!(
         cmds,
         vec![Command::LookupReceipt {
-            receipt: "1".into(),
+            receipt: ReceiptRef::Seq(1),
             purpose: ReceiptPurpose::Refund
         }]
     );
@@ -95,11 +95,18 @@ fn a_receipt_number_is_looked_up_and_its_lines_shown_with_what_is_left() {
 #[test]
 fn a_receipt_is_found_by_its_sale_id_with_or_without_hyphens() {
     let (mut st, mut store) = till_with_sales();
-    let id = store.sales[1].sale_id.clone();
-    look_up(&mut st, &mut store, &id.replace('-', "").to_uppercase());
+    let id = store.sales[1].sale_id();
+    look_up(&mut st, &mut store, &id.simple().to_string().to_uppercase());
     let r = st.refund.as_ref().expect("refund mode");
     assert_eq!(r.step, RefundStep::Lines, "{}", flash(&st));
-    assert_eq!(r.receipt.as_ref().map(|v| v.sale_id.as_str()), Some(&*id));
+    assert_eq!(r.receipt.as_ref().map(|v| v.sale_id), Some(id));
+    // The hyphenated form and `#seq` as printed work too.
+    store.drive(&mut st, key(KeyCode::Esc));
+    store.drive_all(&mut st, keys(&format!("{id}\n")));
+    assert_eq!(step(&st), Some(RefundStep::Lines), "{}", flash(&st));
+    store.drive(&mut st, key(KeyCode::Esc));
+    store.drive_all(&mut st, keys("#2\n"));
+    assert_eq!(step(&st), Some(RefundStep::Lines), "{}", flash(&st));
 }
 
 #[test]
@@ -108,7 +115,7 @@ fn an_unknown_receipt_says_so_and_changes_nothing() {
     let ops = store.ops.len();
     look_up(&mut st, &mut store, "99");
     assert_eq!(step(&st), Some(RefundStep::Receipt));
-    assert!(flash(&st).contains("unknown receipt 99"), "{}", flash(&st));
+    assert!(flash(&st).contains("unknown receipt #99"), "{}", flash(&st));
     assert_eq!(st.flash.as_ref().map(|f| f.level), Some(FlashLevel::Error));
     assert_eq!(store.ops.len(), ops);
 }
@@ -203,10 +210,11 @@ fn a_partial_refund_is_confirmed_then_committed_and_refunded_only_after_the_answ
     }
     assert!(cmds.is_empty(), "typing the reason commits nothing");
     cmds.extend(update(&mut st, key(KeyCode::Enter)));
-    let [Command::CommitRefund { order }] = cmds.as_slice() else {
+    let [Command::CommitRefund { order, policy, .. }] = cmds.as_slice() else {
         panic!("one commit: {cmds:?}");
     };
-    assert_eq!(order.sale_id.as_deref(), Some(&*store.sales[0].sale_id));
+    assert_eq!(order.sale_id, Some(store.sales[0].sale_id()));
+    assert_eq!(*policy, st.refund_policy);
     assert_eq!(order.tender, TenderKind::Card);
     assert_eq!(order.reason, "wrong size");
     let lines: Vec<_> = order
@@ -227,7 +235,8 @@ fn a_partial_refund_is_confirmed_then_committed_and_refunded_only_after_the_answ
     let answer = store.answer(&cmds[0]).expect("answer");
     store.drive(&mut st, answer);
     assert!(st.refund.is_none(), "back to selling");
-    assert!(flash(&st).starts_with("refunded #3"), "{}", flash(&st));
+    // 2 of 3 milk at 1.19 and the bread: what was paid for them, back on the card.
+    assert_eq!(flash(&st), "refunded #3 · 4.87 back to the card");
     assert_eq!(st.sales.last_refund.as_ref().map(|r| r.seq), Some(3));
     assert_eq!(store.sales[0].refunded, [2, 1]);
     // The queue and the status were reloaded after the commit.
@@ -269,7 +278,7 @@ fn a_refusal_by_the_store_keeps_the_refund_open_and_says_not_refunded() {
     assert!(!r.committing);
     assert_eq!(r.lines[0].qty, 3);
     assert!(flash(&st).starts_with("NOT refunded"), "{}", flash(&st));
-    assert!(flash(&st).contains("only 2 left"), "{}", flash(&st));
+    assert!(flash(&st).contains("at most 2 more"), "{}", flash(&st));
     assert_eq!(store.ops.len(), ops, "nothing queued");
     assert_eq!(store.sales[0].refunded[0], 1);
 }
@@ -356,8 +365,9 @@ fn f4_on_a_looked_up_receipt_voids_the_sale_after_a_reason_and_enter() {
     assert_eq!(
         cmds,
         vec![Command::CommitVoid {
-            sale_id: store.sales[1].sale_id.clone(),
-            reason: "customer left".into()
+            sale_id: store.sales[1].sale_id(),
+            reason: "customer left".into(),
+            zone: zone(),
         }]
     );
     assert!(!flash(&st).contains("voided sale"), "not before the answer");
@@ -430,6 +440,20 @@ fn only_a_sale_can_be_voided_and_only_once() {
 }
 
 #[test]
+fn a_partly_refunded_sale_is_not_offered_for_a_void() {
+    let (mut st, mut store) = till_with_sales();
+    store.sales[0].refunded[0] = 1;
+    look_up(&mut st, &mut store, "1");
+    store.drive(&mut st, key(KeyCode::F(4)));
+    assert!(st.popup.is_none());
+    assert!(
+        flash(&st).contains("refund the rest instead"),
+        "{}",
+        flash(&st)
+    );
+}
+
+#[test]
 fn a_void_the_store_refuses_says_not_voided() {
     let (mut st, mut store) = till_with_sales();
     look_up(&mut st, &mut store, "1");
@@ -441,4 +465,44 @@ fn a_void_the_store_refuses_says_not_voided() {
     assert!(flash(&st).starts_with("NOT voided"), "{}", flash(&st));
     assert!(flash(&st).contains("already voided"), "{}", flash(&st));
     assert_eq!(store.ops.len(), ops);
+}
+
+#[test]
+fn a_refund_without_a_receipt_over_the_limit_is_refused_and_stays_open() {
+    let mut st = state(80, 24, false);
+    let mut store = FakeStore::default();
+    assert_eq!(
+        st.refund_policy.blind_max_cents, 5000,
+        "the config's default"
+    );
+    store.drive(&mut st, key(KeyCode::F(10)));
+    store.drive(&mut st, key(KeyCode::F(10)));
+    store.drive_all(&mut st, keys("9*4003\n"));
+    store.drive(&mut st, key(KeyCode::F(5)));
+    store.drive_all(&mut st, keys("gift\n"));
+    assert!(flash(&st).starts_with("NOT refunded"), "{}", flash(&st));
+    assert!(flash(&st).contains("limited to 50.00"), "{}", flash(&st));
+    assert!(store.refunds.is_empty());
+    assert_eq!(step(&st), Some(RefundStep::Blind));
+    assert_eq!(st.refund.as_ref().map(|r| r.lines[0].qty), Some(9));
+}
+
+#[test]
+fn cash_refunds_are_cash_rounded_like_cash_sales() {
+    let mut st = state(80, 24, false);
+    st.settings.cash_rounding = 5;
+    st.refund_policy.cash_rounding = 5;
+    let mut store = FakeStore::default();
+    store.drive_all(&mut st, keys("4001\n"));
+    store.drive(&mut st, key(KeyCode::F(6)));
+    store.drive(&mut st, key(KeyCode::F(10)));
+    store.drive_all(&mut st, keys("1\na"));
+    assert_eq!(
+        kassa::tui::refund::paid_back(st.refund.as_ref().expect("refund"), TenderKind::Cash, 5),
+        Ok(120),
+        "1.19 in cash rounds to 1.20"
+    );
+    store.drive(&mut st, key(KeyCode::F(5)));
+    store.drive(&mut st, key(KeyCode::Enter));
+    assert_eq!(flash(&st), "refunded #2 · 1.20 back in cash");
 }

@@ -12,7 +12,10 @@ use super::model::{
     ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, ReceiptPurpose,
     ReceiptView, RefundOrder, RefundSaved, SaleSaved, VoidSaved,
 };
-use crate::domain::{Cart, Product, Settlement};
+use uuid::Uuid;
+
+use crate::domain::{Cart, Currency, Product, ReceiptRef, RefundPolicy, Settlement};
+use crate::timefmt::Zone;
 
 /// Something that happened.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,7 +39,7 @@ pub enum Action {
     SaleCommitted(Result<SaleSaved, String>),
     /// A receipt number was looked up (`Ok(None)`: no such sale).
     ReceiptLooked {
-        receipt: String,
+        receipt: ReceiptRef,
         purpose: ReceiptPurpose,
         result: Result<Option<ReceiptView>, String>,
     },
@@ -93,7 +96,7 @@ pub enum Command {
     },
     /// Find a completed sale by its receipt number (seq, sale id or compact sale id).
     LookupReceipt {
-        receipt: String,
+        receipt: ReceiptRef,
         purpose: ReceiptPurpose,
     },
     /// Find a product for a refund without a receipt.
@@ -105,11 +108,15 @@ pub enum Command {
     /// nothing written) when it takes back more than is left, or from a voided sale.
     CommitRefund {
         order: RefundOrder,
+        currency: Currency,
+        policy: RefundPolicy,
     },
-    /// Post-void a sale of this till and business day: one transaction, durable when it returns.
+    /// Post-void a sale of this till and business day (`zone`'s day): one transaction,
+    /// durable when it returns.
     CommitVoid {
-        sale_id: String,
+        sale_id: Uuid,
         reason: String,
+        zone: Zone,
     },
     LoadQueue {
         filter: QueueFilterView,

@@ -8,9 +8,14 @@ use chrono::{DateTime, Utc};
 
 use super::action::{Action, Command};
 use super::model::{
-    ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, SaleSaved,
+    ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, ReceiptView,
+    RefundOrder, RefundSaved, SaleSaved, VoidSaved,
 };
-use crate::store::{ConflictRow, Db, LocalStatus, QueueFilter, QueueRow, StoreError, StoreHandle};
+use crate::domain::{Currency, ReceiptRef, RefundPick, RefundPolicy};
+use crate::store::{
+    BlindItem, ConflictRow, Db, LocalStatus, QueueFilter, QueueRow, RefundItems, RefundableSale,
+    StoreError, StoreHandle,
+};
 
 /// How many products a name search shows.
 const SEARCH_LIMIT: usize = 20;
@@ -75,6 +80,77 @@ pub fn local_status(s: LocalStatus) -> LocalStatusView {
     }
 }
 
+fn receipt_view(s: RefundableSale) -> ReceiptView {
+    ReceiptView {
+        sale_id: s.sale.sale_id,
+        seq: s.seq,
+        paid_cents: s.sale.due_cents(),
+        created_at: s.sale.created_at,
+        tenders: s.sale.tenders,
+        voided: s.voided,
+        lines: s.lines,
+    }
+}
+
+/// Commits the refund the cashier confirmed: against its receipt, or without one.
+fn commit_refund(
+    db: &mut Db,
+    order: &RefundOrder,
+    currency: Currency,
+    policy: &RefundPolicy,
+) -> Result<RefundSaved, String> {
+    let now = Utc::now();
+    let receipt = match order.sale_id {
+        Some(sale_id) => {
+            let picks = order
+                .lines
+                .iter()
+                .filter_map(|l| {
+                    Some(RefundPick {
+                        original_line_no: l.original_line_no?,
+                        qty: l.qty,
+                        restock: l.restock,
+                    })
+                })
+                .collect();
+            db.commit_refund(
+                &ReceiptRef::SaleId(sale_id),
+                &RefundItems::Picks(picks),
+                order.tender,
+                &order.reason,
+                policy,
+                now,
+            )
+        }
+        None => {
+            let items: Vec<BlindItem> = order
+                .lines
+                .iter()
+                .map(|l| BlindItem {
+                    code: l.sku.clone(),
+                    qty: l.qty,
+                    restock: l.restock,
+                })
+                .collect();
+            db.commit_blind_refund(
+                &items,
+                order.tender,
+                &order.reason,
+                policy,
+                currency.code(),
+                now,
+            )
+        }
+    };
+    receipt
+        .map(|r| RefundSaved {
+            seq: r.seq,
+            paid_back_cents: r.paid_back_cents,
+            tender: order.tender,
+        })
+        .map_err(|e| e.to_string())
+}
+
 fn failed(what: &str, e: StoreError) -> Action {
     Action::Failed(format!("{what}: {e}"))
 }
@@ -97,12 +173,40 @@ fn job(cmd: Command) -> Option<Job> {
             });
             Action::ReturnItemLooked { code, qty, product }
         }),
-        Command::LookupReceipt { .. }
-        | Command::CommitRefund { .. }
-        | Command::CommitVoid { .. } => {
-            // WIRING POINT: till10's store API.
-            Box::new(|_db: &mut Db| Action::Failed("not wired yet".into()))
-        }
+        Command::LookupReceipt { receipt, purpose } => Box::new(move |db: &mut Db| {
+            let result = db
+                .refundable_sale(&receipt)
+                .map(|found| found.map(receipt_view))
+                .map_err(|e| e.to_string());
+            Action::ReceiptLooked {
+                receipt,
+                purpose,
+                result,
+            }
+        }),
+        Command::CommitRefund {
+            order,
+            currency,
+            policy,
+        } => Box::new(move |db: &mut Db| {
+            Action::RefundCommitted(commit_refund(db, &order, currency, &policy))
+        }),
+        Command::CommitVoid {
+            sale_id,
+            reason,
+            zone,
+        } => Box::new(move |db: &mut Db| {
+            let result = db
+                .commit_void(&ReceiptRef::SaleId(sale_id), &reason, zone, Utc::now())
+                .map(|r| VoidSaved {
+                    seq: r.seq,
+                    sale_id,
+                    sale: format!("#{}", r.sale_seq),
+                    paid_back_cents: r.void.total_cents,
+                })
+                .map_err(|e| e.to_string());
+            Action::VoidCommitted(result)
+        }),
         Command::SearchProducts { query } => Box::new(move |db: &mut Db| {
             let products = db.search_products(&query, SEARCH_LIMIT).unwrap_or_default();
             Action::SearchResults { query, products }

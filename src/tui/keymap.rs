@@ -398,6 +398,38 @@ mod tests {
     }
 
     #[test]
+    fn every_resolution_of_every_conflict_kind_has_a_key() {
+        for kind in [
+            "oversold",
+            "price_mismatch",
+            "unknown_product",
+            "count_discrepancy",
+            "over_refund",
+        ] {
+            let actions = crate::domain::conflict::actions_for(kind).expect("a known kind");
+            for a in actions {
+                assert!(
+                    CONFLICTS
+                        .iter()
+                        .any(|b| matches!(b.cmd, KeyCmd::Resolve(n) if n == a.name)),
+                    "{kind}: no key for {}",
+                    a.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn refund_mode_is_one_key_from_the_sales_pane_and_shown_in_its_bar() {
+        let f10 = key(F(10));
+        assert_eq!(
+            lookup(Context::SalesEntry, &f10, true),
+            Some(KeyCmd::Refund)
+        );
+        assert!(listed(Context::SalesEntry).any(|b| b.cmd == KeyCmd::Refund && b.hint));
+    }
+
+    #[test]
     fn every_context_lists_something_for_the_help() {
         for ctx in [
             Context::SalesEntry,

@@ -7,8 +7,11 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::domain::sale::SaleLine;
-use crate::domain::{ConflictFacts, OpKind, OpState, Tender, TenderKind};
+use uuid::Uuid;
+
+use crate::domain::{
+    ConflictFacts, OpKind, OpState, ReceiptRef, RefundableLine, Tender, TenderKind,
+};
 
 /// Which outbox rows the queue pane lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,25 +134,10 @@ pub enum ReceiptPurpose {
     Void,
 }
 
-/// One line of a looked-up receipt and how much of it was already taken back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReceiptLine {
-    pub line: SaleLine,
-    /// Units already refunded (by this till's refunds, or all tills' when the server said).
-    pub refunded_qty: i64,
-}
-
-impl ReceiptLine {
-    /// Units that can still come back.
-    pub fn refundable(&self) -> i64 {
-        (self.line.qty - self.refunded_qty).max(0)
-    }
-}
-
 /// A completed sale found by its receipt number, as the refund screen and the void form show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceiptView {
-    pub sale_id: String,
+    pub sale_id: Uuid,
     /// This till's `seq` of the sale, when it is this till's sale.
     pub seq: Option<i64>,
     /// Stored RFC 3339 UTC.
@@ -158,15 +146,16 @@ pub struct ReceiptView {
     pub paid_cents: i64,
     pub tenders: Vec<Tender>,
     pub voided: bool,
-    pub lines: Vec<ReceiptLine>,
+    /// Each line with what this till (and, for a looked-up sale, the server) already refunded.
+    pub lines: Vec<RefundableLine>,
 }
 
 impl ReceiptView {
-    /// `#17` for this till's sales, else the start of the sale id.
+    /// `#17` for this till's sales, else the start of the receipt code.
     pub fn label(&self) -> String {
         match self.seq {
             Some(seq) => format!("#{seq}"),
-            None => self.sale_id.chars().take(8).collect(),
+            None => ReceiptRef::code(&self.sale_id).chars().take(8).collect(),
         }
     }
 
@@ -194,7 +183,7 @@ pub struct RefundSaved {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VoidSaved {
     pub seq: i64,
-    pub sale_id: String,
+    pub sale_id: Uuid,
     /// The voided sale's label (`#17`).
     pub sale: String,
     pub paid_back_cents: i64,
@@ -215,7 +204,7 @@ pub struct RefundOrderLine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundOrder {
     /// The original sale; `None` for a refund without a receipt.
-    pub sale_id: Option<String>,
+    pub sale_id: Option<Uuid>,
     pub lines: Vec<RefundOrderLine>,
     pub tender: TenderKind,
     pub reason: String,

@@ -37,7 +37,8 @@ pub fn run(store: StoreHandle, settings: Settings, config: &Config) -> Result<()
     let result = runtime.block_on(async {
         let engine = SyncEngine::start(store.clone(), config);
         let status = engine.status();
-        let result = event_loop(&mut terminal, store, settings, status, &engine).await;
+        let policy = config.refund_policy();
+        let result = event_loop(&mut terminal, store, settings, policy, status, &engine).await;
         engine.shutdown().await;
         result
     });
@@ -151,11 +152,13 @@ async fn event_loop(
     terminal: &mut DefaultTerminal,
     store: StoreHandle,
     settings: Settings,
+    policy: crate::domain::RefundPolicy,
     mut status: watch::Receiver<SyncStatus>,
     engine: &SyncEngine,
 ) -> Result<()> {
     let size = terminal.size().wrap_err("cannot read the terminal size")?;
     let mut st = State::new(settings, Utc::now(), size.width, size.height);
+    st.refund_policy = policy;
     st.heartbeat.sync = SyncView::from(&*status.borrow_and_update());
     let mut sync = Some(status);
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();

@@ -12,7 +12,7 @@ use super::queue::QueueState;
 use super::refund::{RefundForm, RefundState, RefundStep};
 use super::sales::{SalesMode, SalesState};
 use super::void::VoidForm;
-use crate::domain::Currency;
+use crate::domain::{Currency, RefundPolicy};
 use crate::timefmt::Zone;
 
 /// The pane with the keyboard.
@@ -114,6 +114,8 @@ pub struct State {
     pub sales: SalesState,
     /// Refund mode of the sales pane, while it is open.
     pub refund: Option<RefundState>,
+    /// The refund limits of the config (the event loop sets them from `[refunds]`).
+    pub refund_policy: RefundPolicy,
     pub queue: QueueState,
     pub conflicts: ConflictsState,
     pub heartbeat: HeartbeatState,
@@ -138,6 +140,10 @@ impl State {
             flash: None,
             sales: SalesState::new(settings.currency),
             refund: None,
+            refund_policy: RefundPolicy {
+                cash_rounding: settings.cash_rounding,
+                blind_max_cents: crate::config::Config::default().refunds.blind_max_cents,
+            },
             queue: QueueState::default(),
             conflicts: ConflictsState::default(),
             heartbeat: HeartbeatState::default(),

@@ -53,8 +53,8 @@ pub fn update(st: &mut State, action: Action) -> Vec<Command> {
             result,
         } => {
             match purpose {
-                ReceiptPurpose::Refund => refund::on_receipt(st, &receipt, result),
-                ReceiptPurpose::Void => void::on_receipt(st, &receipt, result),
+                ReceiptPurpose::Refund => refund::on_receipt(st, receipt, result),
+                ReceiptPurpose::Void => void::on_receipt(st, receipt, result),
             }
             Vec::new()
         }

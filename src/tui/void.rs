@@ -13,7 +13,7 @@ use super::action::Command;
 use super::keymap::KeyCmd;
 use super::model::{ReceiptPurpose, ReceiptView, VoidSaved};
 use super::state::{FlashLevel, Popup, State};
-use crate::domain::OpKind;
+use crate::domain::{OpKind, ReceiptRef};
 
 /// Longest reason kept.
 const MAX_REASON: usize = 200;
@@ -37,6 +37,16 @@ pub fn open(st: &mut State, receipt: ReceiptView) {
         st.flash(
             FlashLevel::Error,
             format!("sale {} is already voided", receipt.label()),
+        );
+        return;
+    }
+    if receipt.lines.iter().any(|l| l.refunded_qty > 0) {
+        st.flash(
+            FlashLevel::Error,
+            format!(
+                "sale {} was already partly refunded: refund the rest instead of voiding",
+                receipt.label()
+            ),
         );
         return;
     }
@@ -70,13 +80,17 @@ pub fn start_from_queue(st: &mut State) -> Vec<Command> {
         st.popup = None;
     }
     vec![Command::LookupReceipt {
-        receipt: row.seq.to_string(),
+        receipt: ReceiptRef::Seq(row.seq),
         purpose: ReceiptPurpose::Void,
     }]
 }
 
 /// The store's answer to a lookup for a void.
-pub fn on_receipt(st: &mut State, receipt: &str, result: Result<Option<ReceiptView>, String>) {
+pub fn on_receipt(
+    st: &mut State,
+    receipt: ReceiptRef,
+    result: Result<Option<ReceiptView>, String>,
+) {
     match result {
         Ok(Some(view)) if st.popup.is_none() => open(st, view),
         // Another window was opened meanwhile: leave it alone.
@@ -113,10 +127,14 @@ pub fn on_form_key(
                 );
                 return Vec::new();
             }
-            let sale_id = form.receipt.sale_id.clone();
+            let sale_id = form.receipt.sale_id;
             st.popup = None;
             st.flash(FlashLevel::Info, "voiding the sale…");
-            vec![Command::CommitVoid { sale_id, reason }]
+            vec![Command::CommitVoid {
+                sale_id,
+                reason,
+                zone: st.settings.zone,
+            }]
         }
         _ => {
             if form.reason.value().chars().count() < MAX_REASON

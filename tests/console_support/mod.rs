@@ -6,18 +6,21 @@ pub mod pty;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use kassa::domain::sale::SaleLine;
-use kassa::domain::{CompletedSale, OpKind, OpState, Product, Tender};
+use kassa::domain::{
+    CartLine, CompletedSale, OpKind, OpState, Product, ReceiptRef, Refund, RefundPick,
+    RefundPolicy, RefundableLine,
+};
 use kassa::timefmt::Zone;
 use kassa::tui::action::{Action, Command};
 use kassa::tui::model::{
-    ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, ReceiptLine,
-    ReceiptView, RefundOrder, RefundSaved, SaleSaved, VoidSaved,
+    ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, ReceiptView,
+    RefundOrder, RefundSaved, SaleSaved, VoidSaved,
 };
 use kassa::tui::state::{Settings, State};
 use kassa::tui::{draw, update};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
+use uuid::Uuid;
 
 pub fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-28T17:30:00Z")
@@ -95,40 +98,41 @@ pub fn screen_text(st: &State, width: u16, height: u16) -> String {
 #[derive(Debug, Clone)]
 pub struct FakeSale {
     pub seq: i64,
-    pub sale_id: String,
-    pub created_at: String,
-    pub paid_cents: i64,
-    pub lines: Vec<SaleLine>,
-    pub tenders: Vec<Tender>,
-    /// Refunded units per line (same order as `lines`).
+    pub sale: CompletedSale,
+    /// Refunded units per line (same order as the sale's lines).
     pub refunded: Vec<i64>,
     pub voided: bool,
 }
 
 impl FakeSale {
+    pub fn sale_id(&self) -> Uuid {
+        self.sale.sale_id
+    }
+
+    pub fn lines(&self) -> Vec<RefundableLine> {
+        self.sale
+            .lines
+            .iter()
+            .zip(&self.refunded)
+            .map(|(l, r)| RefundableLine {
+                line: l.clone(),
+                refunded_qty: *r,
+            })
+            .collect()
+    }
+
     pub fn view(&self) -> ReceiptView {
         ReceiptView {
-            sale_id: self.sale_id.clone(),
+            sale_id: self.sale.sale_id,
             seq: Some(self.seq),
-            created_at: self.created_at.clone(),
-            paid_cents: self.paid_cents,
-            tenders: self.tenders.clone(),
+            created_at: self.sale.created_at.clone(),
+            paid_cents: self.sale.due_cents(),
+            tenders: self.sale.tenders.clone(),
             voided: self.voided,
-            lines: self
-                .lines
-                .iter()
-                .zip(&self.refunded)
-                .map(|(l, r)| ReceiptLine {
-                    line: l.clone(),
-                    refunded_qty: *r,
-                })
-                .collect(),
+            lines: self.lines(),
         }
     }
 }
-
-/// Largest refund without a receipt the fake store takes, like the store's configured limit.
-pub const BLIND_LIMIT_CENTS: i64 = 5000;
 
 /// An in-memory stand-in for the store worker: answers every command like the store would.
 pub struct FakeStore {
@@ -228,23 +232,14 @@ impl FakeStore {
             Command::CommitSale { cart, settlement } => {
                 let total = cart.totals().ok()?.total_cents;
                 let seq = self.push_op(OpKind::Sale, OpState::Pending, Some(total));
-                let sale_id = format!("5a1e0000-0000-4000-8000-{seq:012}");
+                let sale_id =
+                    Uuid::parse_str(&format!("5a1e0000-0000-4000-8000-{seq:012}")).ok()?;
                 let created_at = self.ops.last().map(|o| o.created_at.clone())?;
-                let sale = CompletedSale::new(
-                    uuid::Uuid::parse_str(&sale_id).ok()?,
-                    created_at.clone(),
-                    cart,
-                    settlement,
-                )
-                .ok()?;
+                let sale = CompletedSale::new(sale_id, created_at, cart, settlement).ok()?;
                 self.sales.push(FakeSale {
                     seq,
-                    sale_id,
-                    created_at,
-                    paid_cents: sale.due_cents(),
                     refunded: vec![0; sale.lines.len()],
-                    lines: sale.lines,
-                    tenders: sale.tenders,
+                    sale,
                     voided: false,
                 });
                 Action::SaleCommitted(Ok(SaleSaved {
@@ -311,7 +306,7 @@ impl FakeStore {
             }
             Command::LoadStatus => Action::StatusLoaded(self.status()),
             Command::LookupReceipt { receipt, purpose } => Action::ReceiptLooked {
-                receipt: receipt.clone(),
+                receipt: *receipt,
                 purpose: *purpose,
                 result: Ok(self.find_sale(receipt).map(|i| self.sales[i].view())),
             },
@@ -324,62 +319,100 @@ impl FakeStore {
                     .find(|p| p.sku == *code || p.barcode.as_deref() == Some(code))
                     .cloned(),
             },
-            Command::CommitRefund { order } => Action::RefundCommitted(self.refund(order)),
-            Command::CommitVoid { sale_id, .. } => Action::VoidCommitted(self.void(sale_id)),
+            Command::CommitRefund { order, policy, .. } => {
+                Action::RefundCommitted(self.refund(order, policy))
+            }
+            Command::CommitVoid { sale_id, .. } => Action::VoidCommitted(self.void(*sale_id)),
             Command::Quit | Command::SyncNow => return None,
         })
     }
 
-    /// The sale a receipt number names: its seq, its sale id, or the id without hyphens.
-    pub fn find_sale(&self, receipt: &str) -> Option<usize> {
-        let r = receipt.trim().trim_start_matches('#').to_lowercase();
-        self.sales.iter().position(|s| {
-            r.parse::<i64>().ok() == Some(s.seq)
-                || s.sale_id == r
-                || s.sale_id.replace('-', "") == r
+    /// The sale a receipt names: its seq or its sale id.
+    pub fn find_sale(&self, receipt: &ReceiptRef) -> Option<usize> {
+        self.sales.iter().position(|s| match receipt {
+            ReceiptRef::Seq(n) => s.seq == *n,
+            ReceiptRef::SaleId(id) => s.sale.sale_id == *id,
         })
     }
 
-    /// Checks and records a refund like the store: refused (nothing changes) when it takes
-    /// back more than is left, from a voided or unknown sale, or without a receipt over the limit.
-    fn refund(&mut self, order: &RefundOrder) -> Result<RefundSaved, String> {
-        let paid = order_amount(self, order)?;
-        if let Some(id) = &order.sale_id {
-            let i = self
-                .find_sale(id)
-                .ok_or_else(|| format!("unknown receipt {id}"))?;
-            let sale = &self.sales[i];
-            if sale.voided {
-                return Err(format!("sale #{} was voided", sale.seq));
-            }
-            for l in &order.lines {
-                let n = sale
+    /// Checks and records a refund like the store, with the domain's arithmetic: refused
+    /// (nothing changes) when it takes back more than is left, from a voided or unknown sale,
+    /// or without a receipt with no reason or over the limit.
+    fn refund(
+        &mut self,
+        order: &RefundOrder,
+        policy: &RefundPolicy,
+    ) -> Result<RefundSaved, String> {
+        let refund = match order.sale_id {
+            Some(id) => {
+                let i = self
+                    .find_sale(&ReceiptRef::SaleId(id))
+                    .ok_or_else(|| format!("unknown receipt {id}"))?;
+                let s = &self.sales[i];
+                if s.voided {
+                    return Err(format!("sale #{} was voided", s.seq));
+                }
+                let picks: Vec<RefundPick> = order
                     .lines
                     .iter()
-                    .position(|s| Some(s.line_no) == l.original_line_no)
-                    .ok_or("no such line")?;
-                let left = sale.lines[n].qty - sale.refunded[n];
-                if l.qty > left {
-                    return Err(format!(
-                        "line {}: {} asked, only {left} left to refund",
-                        sale.lines[n].line_no, l.qty
+                    .map(|l| RefundPick {
+                        original_line_no: l.original_line_no.unwrap_or(0),
+                        qty: l.qty,
+                        restock: l.restock,
+                    })
+                    .collect();
+                let refund = Refund::against_sale(
+                    Uuid::nil(),
+                    String::new(),
+                    &s.sale,
+                    &s.lines(),
+                    &picks,
+                    order.tender,
+                    policy.cash_rounding,
+                    &order.reason,
+                )
+                .map_err(|e| e.to_string())?;
+                let s = &mut self.sales[i];
+                for p in &picks {
+                    if let Some(n) = s
+                        .sale
+                        .lines
+                        .iter()
+                        .position(|l| l.line_no == p.original_line_no)
+                    {
+                        s.refunded[n] += p.qty;
+                    }
+                }
+                refund
+            }
+            None => {
+                let mut lines = Vec::new();
+                for l in &order.lines {
+                    let p = self
+                        .catalog
+                        .iter()
+                        .find(|p| p.sku == l.sku)
+                        .ok_or_else(|| format!("unknown item {:?}", l.sku))?;
+                    lines.push((
+                        CartLine::from_product(p, l.qty).map_err(|e| e.to_string())?,
+                        l.restock,
                     ));
                 }
+                Refund::blind(
+                    Uuid::nil(),
+                    String::new(),
+                    "EUR",
+                    &lines,
+                    order.tender,
+                    policy.cash_rounding,
+                    &order.reason,
+                    policy.blind_max_cents,
+                )
+                .map_err(|e| e.to_string())?
             }
-            let sale = &mut self.sales[i];
-            for l in &order.lines {
-                if let Some(n) = sale
-                    .lines
-                    .iter()
-                    .position(|s| Some(s.line_no) == l.original_line_no)
-                {
-                    sale.refunded[n] += l.qty;
-                }
-            }
-        } else if paid > BLIND_LIMIT_CENTS {
-            return Err("over the limit for a refund without a receipt (50.00)".into());
-        }
-        let seq = self.push_op(refund_kind(), OpState::Pending, Some(paid));
+        };
+        let paid = refund.paid_back_cents();
+        let seq = self.push_op(OpKind::Refund, OpState::Pending, Some(-paid));
         self.refunds.push(order.clone());
         Ok(RefundSaved {
             seq,
@@ -388,20 +421,27 @@ impl FakeStore {
         })
     }
 
-    fn void(&mut self, sale_id: &str) -> Result<VoidSaved, String> {
+    fn void(&mut self, sale_id: Uuid) -> Result<VoidSaved, String> {
         let i = self
-            .find_sale(sale_id)
-            .ok_or_else(|| format!("unknown sale {sale_id}"))?;
-        if self.sales[i].voided {
-            return Err(format!("sale #{} is already voided", self.sales[i].seq));
+            .find_sale(&ReceiptRef::SaleId(sale_id))
+            .ok_or_else(|| format!("unknown receipt {sale_id}"))?;
+        let s = &self.sales[i];
+        if s.voided {
+            return Err(format!("sale #{} is already voided", s.seq));
         }
+        if s.refunded.iter().any(|r| *r > 0) {
+            return Err(format!(
+                "sale #{} was already partly refunded: refund the rest instead of voiding",
+                s.seq
+            ));
+        }
+        let paid = s.sale.due_cents();
+        let sale = format!("#{}", s.seq);
         self.sales[i].voided = true;
-        let paid = self.sales[i].paid_cents;
-        let sale = format!("#{}", self.sales[i].seq);
-        let seq = self.push_op(void_kind(), OpState::Pending, Some(paid));
+        let seq = self.push_op(OpKind::VoidSale, OpState::Pending, Some(-paid));
         Ok(VoidSaved {
             seq,
-            sale_id: sale_id.to_string(),
+            sale_id,
             sale,
             paid_back_cents: paid,
         })
@@ -447,20 +487,4 @@ pub fn conflict(id: &str, kind: &str, sku: &str, details: serde_json::Value) -> 
         resolved_at: None,
         queued_action: None,
     }
-}
-
-/// What a refund order pays back, by the domain's arithmetic.
-fn order_amount(_store: &FakeStore, _order: &RefundOrder) -> Result<i64, String> {
-    // WIRING POINT: till10's domain refund arithmetic.
-    Ok(0)
-}
-
-fn refund_kind() -> OpKind {
-    // WIRING POINT: OpKind::Refund from till10.
-    OpKind::Sale
-}
-
-fn void_kind() -> OpKind {
-    // WIRING POINT: OpKind::VoidSale from till10.
-    OpKind::Sale
 }

@@ -43,7 +43,7 @@ pub(super) fn open(st: &mut State, tender: TenderKind) {
 /// The order the store is asked to commit: the lines with something coming back.
 pub fn order(r: &RefundState, tender: TenderKind, reason: String) -> RefundOrder {
     RefundOrder {
-        sale_id: r.receipt.as_ref().map(|v| v.sale_id.clone()),
+        sale_id: r.receipt.as_ref().map(|v| v.sale_id),
         lines: r
             .lines
             .iter()
@@ -112,5 +112,11 @@ fn submit(st: &mut State) -> Vec<Command> {
     r.committing = true;
     st.popup = None;
     st.flash(FlashLevel::Info, "saving the refund…");
-    vec![Command::CommitRefund { order }]
+    let currency = st.currency();
+    let policy = st.refund_policy;
+    vec![Command::CommitRefund {
+        order,
+        currency,
+        policy,
+    }]
 }

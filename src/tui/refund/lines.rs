@@ -2,15 +2,12 @@
 
 use super::{form, leave, RefundState, RefundStep, ReturnLine};
 use crate::domain::product::validate_code;
-use crate::domain::{Product, TenderKind, MAX_LINES, MAX_QTY};
+use crate::domain::{Product, ReceiptRef, TenderKind, MAX_LINES, MAX_QTY};
 use crate::tui::action::Command;
 use crate::tui::keymap::KeyCmd;
 use crate::tui::model::ReceiptPurpose;
 use crate::tui::sales::type_into;
 use crate::tui::state::{FlashLevel, State};
-
-/// Longest receipt number worth sending to the store (a hyphenated uuid is 36).
-const MAX_RECEIPT_LEN: usize = 64;
 
 fn refund(st: &mut State) -> Option<&mut RefundState> {
     st.refund.as_mut()
@@ -26,18 +23,19 @@ pub(super) fn receipt_key(
     };
     match cmd {
         Some(KeyCmd::Submit) => {
-            let receipt = r.input.value().trim().to_string();
-            if receipt.is_empty() {
+            let text = r.input.value().trim().to_string();
+            if text.is_empty() {
                 return Vec::new();
             }
-            if receipt.chars().count() > MAX_RECEIPT_LEN || receipt.chars().any(char::is_control) {
-                st.flash(
-                    FlashLevel::Error,
-                    "not a receipt number: type the #seq or the sale id",
-                );
-                return Vec::new();
-            }
-            r.looking_up = Some(receipt.clone());
+            // The receipt prints the seq as `#17`.
+            let receipt = match ReceiptRef::parse(text.strip_prefix('#').unwrap_or(&text)) {
+                Ok(receipt) => receipt,
+                Err(e) => {
+                    st.flash(FlashLevel::Error, format!("{e}: nothing looked up"));
+                    return Vec::new();
+                }
+            };
+            r.looking_up = Some(receipt);
             st.flash(FlashLevel::Info, format!("looking up receipt {receipt}…"));
             vec![Command::LookupReceipt {
                 receipt,

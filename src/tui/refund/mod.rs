@@ -17,7 +17,8 @@ use super::action::Command;
 use super::keymap::KeyCmd;
 use super::model::{ReceiptView, RefundSaved};
 use super::state::{FlashLevel, State};
-use crate::domain::Product;
+use crate::domain::refund::refund_amounts;
+use crate::domain::{CartLine, Product, ReceiptRef, RefundableLine, TenderKind};
 
 /// Where refund mode is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +58,8 @@ pub struct RefundState {
     pub pending_qty: Option<i64>,
     /// Blind: code lookups not yet answered.
     pub lookups_in_flight: usize,
-    /// The receipt number being looked up.
-    pub looking_up: Option<String>,
+    /// The receipt being looked up.
+    pub looking_up: Option<ReceiptRef>,
     /// The commit is with the store; nothing changes until it answers.
     pub committing: bool,
 }
@@ -91,7 +92,7 @@ impl RefundState {
     }
 
     /// The receipt line behind a return line.
-    pub fn receipt_line(&self, line: &ReturnLine) -> Option<&super::model::ReceiptLine> {
+    pub fn receipt_line(&self, line: &ReturnLine) -> Option<&RefundableLine> {
         let no = line.original_line_no?;
         self.receipt
             .as_ref()?
@@ -103,7 +104,7 @@ impl RefundState {
     /// Units of `line` that can still come back.
     pub fn refundable(&self, line: &ReturnLine) -> i64 {
         match self.receipt_line(line) {
-            Some(r) => r.refundable(),
+            Some(r) => r.remaining_qty(),
             None => crate::domain::MAX_QTY,
         }
     }
@@ -149,11 +150,15 @@ pub fn on_key(
 }
 
 /// The store's answer to a receipt lookup for a refund.
-pub fn on_receipt(st: &mut State, receipt: &str, result: Result<Option<ReceiptView>, String>) {
+pub fn on_receipt(
+    st: &mut State,
+    receipt: ReceiptRef,
+    result: Result<Option<ReceiptView>, String>,
+) {
     let Some(r) = &mut st.refund else {
         return;
     };
-    if r.step != RefundStep::Receipt || r.looking_up.as_deref() != Some(receipt) {
+    if r.step != RefundStep::Receipt || r.looking_up != Some(receipt) {
         // An answer to a lookup the cashier has moved on from.
         return;
     }
@@ -164,7 +169,7 @@ pub fn on_receipt(st: &mut State, receipt: &str, result: Result<Option<ReceiptVi
             format!("sale {} was voided: nothing to refund", view.label()),
         ),
         Ok(Some(view)) => {
-            let left: i64 = view.lines.iter().map(|l| l.refundable()).sum();
+            let left: i64 = view.lines.iter().map(|l| l.remaining_qty()).sum();
             r.lines = view
                 .lines
                 .iter()
@@ -227,10 +232,10 @@ pub fn on_committed(st: &mut State, result: Result<RefundSaved, String>) -> Vec<
             st.flash(
                 FlashLevel::Success,
                 format!(
-                    "refunded #{} · {} back in {}",
+                    "refunded #{} · {} back {}",
                     saved.seq,
                     st.currency().format(saved.paid_back_cents),
-                    saved.tender.as_str()
+                    tender_phrase(saved.tender)
                 ),
             );
             st.refund = None;
@@ -244,6 +249,14 @@ pub fn on_committed(st: &mut State, result: Result<RefundSaved, String>) -> Vec<
             );
             Vec::new()
         }
+    }
+}
+
+/// How the money goes back, in words: `in cash`, `to the card`.
+pub fn tender_phrase(tender: TenderKind) -> &'static str {
+    match tender {
+        TenderKind::Cash => "in cash",
+        TenderKind::Card => "to the card",
     }
 }
 
@@ -266,7 +279,31 @@ pub fn amounts(r: &RefundState) -> Result<Vec<Option<i64>>, String> {
         .collect()
 }
 
-fn line_amount(_r: &RefundState, _l: &ReturnLine) -> Result<i64, String> {
-    // WIRING POINT: the domain's refund arithmetic (branch till10).
-    Err("refund amounts need the domain's refund arithmetic".to_string())
+/// Receipt lines: the domain's cumulative pro-rata share of what the customer paid (after
+/// what was already refunded); without a receipt: the catalog price, like a sale.
+fn line_amount(r: &RefundState, l: &ReturnLine) -> Result<i64, String> {
+    if let Some(rl) = r.receipt_line(l) {
+        return refund_amounts(&rl.line, rl.refunded_qty, l.qty)
+            .map(|(amount, _tax)| amount)
+            .map_err(|e| format!("{}: {e}", l.name));
+    }
+    let Some(p) = &l.product else {
+        return Err(format!("{}: not on the receipt", l.name));
+    };
+    CartLine::from_product(p, l.qty)
+        .and_then(|c| c.amounts())
+        .map(|a| a.line_total_cents)
+        .map_err(|e| format!("{}: {e}", l.name))
+}
+
+/// What the customer gets back in `tender`: the lines' total, cash-rounded for cash like a sale.
+pub fn paid_back(r: &RefundState, tender: TenderKind, cash_rounding: i64) -> Result<i64, String> {
+    let total: i64 = amounts(r)?.into_iter().flatten().sum();
+    let rounding = match tender {
+        TenderKind::Cash => {
+            crate::domain::tender::cash_rounding(total, cash_rounding).map_err(|e| e.to_string())?
+        }
+        TenderKind::Card => 0,
+    };
+    Ok(total + rounding)
 }

@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use super::popup::{centered, frame_block};
 use super::theme::Theme;
-use crate::tui::refund::{amounts, RefundForm};
+use crate::tui::refund::{amounts, paid_back, RefundForm};
 use crate::tui::state::State;
 use crate::tui::void::VoidForm;
 
@@ -57,6 +57,7 @@ pub fn refund(frame: &mut Frame, area: Rect, st: &State, form: &RefundForm, them
         .filter(|(_, l)| l.qty > 0)
         .collect();
     let total: i64 = amounts.iter().flatten().sum();
+    let paid = paid_back(r, form.tender, st.refund_policy.cash_rounding).unwrap_or(total);
     let from = match &r.receipt {
         Some(v) => format!("from receipt {}", v.label()),
         None => "without a receipt".to_string(),
@@ -64,10 +65,10 @@ pub fn refund(frame: &mut Frame, area: Rect, st: &State, form: &RefundForm, them
     let mut lines = vec![
         Line::styled(
             format!(
-                "Pay back {} {} in {} for {} item{} {from}?",
-                c.format(total),
+                "Pay back {} {} {} for {} item{} {from}?",
+                c.format(paid),
                 c.code(),
-                form.tender.as_str(),
+                crate::tui::refund::tender_phrase(form.tender),
                 r.units(),
                 if r.units() == 1 { "" } else { "s" }
             ),
@@ -100,6 +101,12 @@ pub fn refund(frame: &mut Frame, area: Rect, st: &State, form: &RefundForm, them
             if chosen.len() - LISTED == 1 { "" } else { "s" }
         )));
     }
+    if paid != total {
+        lines.push(Line::styled(
+            format!("        {} cash rounding", c.format(paid - total)),
+            theme.dim(),
+        ));
+    }
     lines.push(Line::raw(""));
     let reason_row = lines.len();
     lines.push(reason_line(form.reason.value(), form.blind));
@@ -131,7 +138,6 @@ pub fn void(frame: &mut Frame, area: Rect, st: &State, form: &VoidForm, theme: T
     let c = st.currency();
     let v = &form.receipt;
     let items: i64 = v.lines.iter().map(|l| l.line.qty).sum();
-    let refunded: i64 = v.lines.iter().map(|l| l.refunded_qty).sum();
     let mut lines = vec![
         Line::styled(
             format!(
@@ -152,12 +158,6 @@ pub fn void(frame: &mut Frame, area: Rect, st: &State, form: &VoidForm, theme: T
             v.tender_words()
         )),
     ];
-    if refunded > 0 {
-        lines.push(Line::styled(
-            format!("{refunded} of them were already refunded."),
-            theme.warn(),
-        ));
-    }
     lines.push(Line::raw("This cannot be undone."));
     lines.push(Line::raw(""));
     let reason_row = lines.len();

@@ -106,7 +106,7 @@ fn draw_receipt_lines(frame: &mut Frame, area: Rect, st: &State, r: &RefundState
     let amounts = amounts(r);
     let rows = r.lines.iter().enumerate().map(|(i, l)| {
         let (sold, refunded, left) = match r.receipt_line(l) {
-            Some(rl) => (rl.line.qty, rl.refunded_qty, rl.refundable()),
+            Some(rl) => (rl.line.qty, rl.refunded_qty, rl.remaining_qty()),
             None => (0, 0, 0),
         };
         let amount = match amounts.as_ref().map(|a| a.get(i).copied().flatten()) {
@@ -136,7 +136,7 @@ fn draw_receipt_lines(frame: &mut Frame, area: Rect, st: &State, r: &RefundState
         .style(style)
     });
     let header = Row::new([
-        "#", "Item", "Sold", "Refd", "Left", "Back", "Stock", "Amount",
+        "#", "Item", "Sold", "Refunded", "Left", "Back", "Stock", "Amount",
     ])
     .style(theme.dim());
     let table = Table::new(
@@ -145,7 +145,7 @@ fn draw_receipt_lines(frame: &mut Frame, area: Rect, st: &State, r: &RefundState
             Constraint::Length(3),
             Constraint::Min(12),
             Constraint::Length(5),
-            Constraint::Length(5),
+            Constraint::Length(9),
             Constraint::Length(5),
             Constraint::Length(5),
             Constraint::Length(8),
@@ -236,7 +236,11 @@ fn draw_totals(frame: &mut Frame, area: Rect, st: &State, r: &RefundState, theme
                 theme.dim(),
             )),
             RefundStep::Blind => Line::from(Span::styled(
-                "without a receipt: a reason is asked before paying back",
+                format!(
+                    "without a receipt: at most {} {}, with a reason · F8 restock/damaged",
+                    c.format(st.refund_policy.blind_max_cents),
+                    c.code()
+                ),
                 theme.dim(),
             )),
         }

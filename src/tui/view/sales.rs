@@ -197,10 +197,10 @@ fn draw_totals(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
         (_, None) if s.cart.is_empty() => match &s.last_refund {
             Some(r) => Line::from(Span::styled(
                 format!(
-                    "✓ refunded #{} · {} paid back in {}",
+                    "✓ refunded #{} · {} paid back {}",
                     r.seq,
                     c.format(r.paid_back_cents),
-                    r.tender.as_str()
+                    crate::tui::refund::tender_phrase(r.tender)
                 ),
                 theme.good(),
             )),
