@@ -506,3 +506,86 @@ fn cash_refunds_are_cash_rounded_like_cash_sales() {
     store.drive(&mut st, key(KeyCode::Enter));
     assert_eq!(flash(&st), "refunded #2 · 1.20 back in cash");
 }
+
+/// Another till's sale of 2 × milk, as the server would return it.
+fn other_tills_sale() -> FakeSale {
+    let mut cart = kassa::domain::Cart::new(kassa::domain::Currency::EUR);
+    cart.add(&catalog()[0], 2).expect("a line");
+    let settlement =
+        kassa::domain::tender::settle(238, kassa::domain::Payment::Card, 0, cart.currency)
+            .expect("settled");
+    let sale_id = uuid::Uuid::parse_str("0e4e0000-0000-4000-8000-000000000042").expect("uuid");
+    FakeSale {
+        seq: 42,
+        sale: kassa::domain::CompletedSale::new(
+            sale_id,
+            "2026-11-28T16:00:00.000Z".into(),
+            &cart,
+            &settlement,
+        )
+        .expect("sale"),
+        refunded: vec![1],
+        voided: false,
+        own: false,
+    }
+}
+
+#[test]
+fn another_tills_receipt_is_asked_of_the_server_and_then_refundable() {
+    let mut st = state(80, 24, false);
+    st.server_lookup = true;
+    let mut store = FakeStore::default();
+    let other = other_tills_sale();
+    let code = other.sale_id().simple().to_string();
+    store.server_sales.push(other);
+    store.drive(&mut st, key(KeyCode::F(10)));
+    store.drive_all(&mut st, keys(&format!("{code}\n")));
+    assert!(store
+        .commands
+        .iter()
+        .any(|c| matches!(c, Command::LookupSaleOnServer { .. })));
+    let r = st.refund.as_ref().expect("refund mode");
+    assert_eq!(r.step, RefundStep::Lines, "{}", flash(&st));
+    let v = r.receipt.as_ref().expect("the receipt");
+    assert_eq!(v.seq, None, "not this till's");
+    assert_eq!(v.label(), "0e4e0000");
+    // The other till already refunded one of the two.
+    store.drive_all(&mut st, keys("a"));
+    assert_eq!(st.refund.as_ref().map(|r| r.lines[0].qty), Some(1));
+    store.drive(&mut st, key(KeyCode::F(6)));
+    store.drive(&mut st, key(KeyCode::Enter));
+    assert_eq!(flash(&st), "refunded #1 · 1.19 back to the card");
+}
+
+#[test]
+fn another_tills_receipt_with_the_server_unreachable_or_unknown_says_why() {
+    let mut st = state(80, 24, false);
+    st.server_lookup = true;
+    let mut store = FakeStore {
+        server_down: true,
+        ..FakeStore::default()
+    };
+    let code = other_tills_sale().sale_id().simple().to_string();
+    look_up(&mut st, &mut store, &code);
+    assert_eq!(step(&st), Some(RefundStep::Receipt));
+    assert!(flash(&st).contains("could not be asked"), "{}", flash(&st));
+
+    store.server_down = false;
+    store.drive_all(&mut st, keys("\n"));
+    assert_eq!(step(&st), Some(RefundStep::Receipt));
+    assert!(
+        flash(&st).contains("no till of this store sold it"),
+        "{}",
+        flash(&st)
+    );
+
+    // Without a server, the console says so instead of asking.
+    let mut st = state(80, 24, false);
+    let mut store = FakeStore::default();
+    look_up(&mut st, &mut store, &code);
+    assert!(!store
+        .commands
+        .iter()
+        .any(|c| matches!(c, Command::LookupSaleOnServer { .. })));
+    assert!(flash(&st).contains("needs a server"), "{}", flash(&st));
+}

@@ -43,6 +43,11 @@ pub enum Action {
         purpose: ReceiptPurpose,
         result: Result<Option<ReceiptView>, String>,
     },
+    /// The server was asked for another till's sale (`Ok(None)`: no sale of this store).
+    ServerSaleLooked {
+        receipt: ReceiptRef,
+        result: Result<Option<ReceiptView>, String>,
+    },
     /// A code for a refund without a receipt was looked up.
     ReturnItemLooked {
         code: String,
@@ -98,6 +103,11 @@ pub enum Command {
     LookupReceipt {
         receipt: ReceiptRef,
         purpose: ReceiptPurpose,
+    },
+    /// Ask the server for another till's sale (`kassa_sale_lookup`), keep it in the store so
+    /// that it can be refunded here (also offline later), then read it like a local receipt.
+    LookupSaleOnServer {
+        sale_id: Uuid,
     },
     /// Find a product for a refund without a receipt.
     LookupReturnItem {

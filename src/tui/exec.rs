@@ -2,9 +2,11 @@
 //!
 //! Each command becomes one job on the store thread; the console never waits for it. The
 //! same mapping serves the async event loop ([`execute`]) and tests or tools without a
-//! runtime ([`execute_blocking`]).
+//! runtime ([`execute_blocking`]). The one network command, a lookup of another till's sale
+//! on the server, is [`look_up_on_server`], which the event loop runs as its own task.
 
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use super::action::{Action, Command};
 use super::model::{
@@ -12,6 +14,7 @@ use super::model::{
     RefundOrder, RefundSaved, SaleSaved, VoidSaved,
 };
 use crate::domain::{Currency, ReceiptRef, RefundPick, RefundPolicy};
+use crate::remote::RemoteClient;
 use crate::store::{
     BlindItem, ConflictRow, Db, LocalStatus, QueueFilter, QueueRow, RefundItems, RefundableSale,
     StoreError, StoreHandle,
@@ -280,8 +283,48 @@ fn job(cmd: Command) -> Option<Job> {
             Ok(s) => Action::StatusLoaded(local_status(s)),
             Err(e) => failed("status", e),
         }),
-        Command::Quit | Command::SyncNow => return None,
+        // Network, not store work: the event loop runs it (see `look_up_on_server`).
+        Command::Quit | Command::SyncNow | Command::LookupSaleOnServer { .. } => return None,
     })
+}
+
+/// Asks the server for another till's sale, keeps what it answers in the store (so that it
+/// can be refunded here, also offline later) and reads it back like a local receipt.
+pub async fn look_up_on_server(
+    client: Option<&RemoteClient>,
+    store: &StoreHandle,
+    sale_id: Uuid,
+) -> Action {
+    let receipt = ReceiptRef::SaleId(sale_id);
+    let asked = match client {
+        None => Err("no server is configured to ask".to_string()),
+        Some(c) => c
+            .sale_lookup(&sale_id.to_string())
+            .await
+            .map(|t| t.value)
+            .map_err(|e| e.to_string()),
+    };
+    let result = match asked {
+        Err(e) => Err(format!(
+            "unknown receipt {sale_id}: not a sale of this till, and the server could not be \
+             asked ({e})"
+        )),
+        Ok(None) => Ok(None),
+        Ok(Some(found)) if found.sale_id != sale_id => Err(format!(
+            "the server answered the lookup of {sale_id} with sale {}",
+            found.sale_id
+        )),
+        Ok(Some(found)) => store
+            .call(move |db: &mut Db| {
+                db.cache_looked_up_sale(&found, Utc::now())?;
+                db.refundable_sale(&receipt)
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
+            .map(|found| found.map(receipt_view)),
+    };
+    Action::ServerSaleLooked { receipt, result }
 }
 
 /// Runs one command on the store thread without blocking the caller's runtime.

@@ -116,6 +116,8 @@ pub struct State {
     pub refund: Option<RefundState>,
     /// The refund limits of the config (the event loop sets them from `[refunds]`).
     pub refund_policy: RefundPolicy,
+    /// A server is configured: a receipt of another till can be looked up there.
+    pub server_lookup: bool,
     pub queue: QueueState,
     pub conflicts: ConflictsState,
     pub heartbeat: HeartbeatState,
@@ -144,6 +146,7 @@ impl State {
                 cash_rounding: settings.cash_rounding,
                 blind_max_cents: crate::config::Config::default().refunds.blind_max_cents,
             },
+            server_lookup: false,
             queue: QueueState::default(),
             conflicts: ConflictsState::default(),
             heartbeat: HeartbeatState::default(),

@@ -51,11 +51,15 @@ pub fn update(st: &mut State, action: Action) -> Vec<Command> {
             receipt,
             purpose,
             result,
-        } => {
-            match purpose {
-                ReceiptPurpose::Refund => refund::on_receipt(st, receipt, result),
-                ReceiptPurpose::Void => void::on_receipt(st, receipt, result),
+        } => match purpose {
+            ReceiptPurpose::Refund => refund::on_receipt(st, receipt, result),
+            ReceiptPurpose::Void => {
+                void::on_receipt(st, receipt, result);
+                Vec::new()
             }
+        },
+        Action::ServerSaleLooked { receipt, result } => {
+            refund::on_server_receipt(st, receipt, result);
             Vec::new()
         }
         Action::ReturnItemLooked { code, qty, product } => {

@@ -102,6 +102,8 @@ pub struct FakeSale {
     /// Refunded units per line (same order as the sale's lines).
     pub refunded: Vec<i64>,
     pub voided: bool,
+    /// Sold by this till (else another till's, looked up on the server).
+    pub own: bool,
 }
 
 impl FakeSale {
@@ -124,7 +126,7 @@ impl FakeSale {
     pub fn view(&self) -> ReceiptView {
         ReceiptView {
             sale_id: self.sale.sale_id,
-            seq: Some(self.seq),
+            seq: self.own.then_some(self.seq),
             created_at: self.sale.created_at.clone(),
             paid_cents: self.sale.due_cents(),
             tenders: self.sale.tenders.clone(),
@@ -140,6 +142,10 @@ pub struct FakeStore {
     pub ops: Vec<QueueItem>,
     pub conflicts: Vec<ConflictItem>,
     pub sales: Vec<FakeSale>,
+    /// Other tills' sales the server would find (`kassa_sale_lookup`).
+    pub server_sales: Vec<FakeSale>,
+    /// The server cannot be reached.
+    pub server_down: bool,
     /// Refunds committed, as ordered.
     pub refunds: Vec<RefundOrder>,
     pub next_seq: i64,
@@ -155,6 +161,8 @@ impl Default for FakeStore {
             ops: Vec::new(),
             conflicts: Vec::new(),
             sales: Vec::new(),
+            server_sales: Vec::new(),
+            server_down: false,
             refunds: Vec::new(),
             next_seq: 1,
             commands: Vec::new(),
@@ -241,6 +249,7 @@ impl FakeStore {
                     refunded: vec![0; sale.lines.len()],
                     sale,
                     voided: false,
+                    own: true,
                 });
                 Action::SaleCommitted(Ok(SaleSaved {
                     seq,
@@ -323,6 +332,27 @@ impl FakeStore {
                 Action::RefundCommitted(self.refund(order, policy))
             }
             Command::CommitVoid { sale_id, .. } => Action::VoidCommitted(self.void(*sale_id)),
+            Command::LookupSaleOnServer { sale_id } => {
+                let receipt = ReceiptRef::SaleId(*sale_id);
+                let result = if self.server_down {
+                    Err(format!(
+                        "unknown receipt {sale_id}: not a sale of this till, and the server \
+                         could not be asked (connection refused)"
+                    ))
+                } else {
+                    let found = self.server_sales.iter().find(|s| s.sale_id() == *sale_id);
+                    match found.cloned() {
+                        Some(s) => {
+                            // Kept by the store: refundable here from now on, also offline.
+                            let view = s.view();
+                            self.sales.push(s);
+                            Ok(Some(view))
+                        }
+                        None => Ok(None),
+                    }
+                };
+                Action::ServerSaleLooked { receipt, result }
+            }
             Command::Quit | Command::SyncNow => return None,
         })
     }

@@ -149,11 +149,44 @@ pub fn on_key(
     }
 }
 
-/// The store's answer to a receipt lookup for a refund.
+/// The store's answer to a receipt lookup for a refund. A sale id this till does not know is
+/// asked of the server when one is configured (another till's receipt).
 pub fn on_receipt(
     st: &mut State,
     receipt: ReceiptRef,
     result: Result<Option<ReceiptView>, String>,
+) -> Vec<Command> {
+    let asking = st
+        .refund
+        .as_ref()
+        .is_some_and(|r| r.step == RefundStep::Receipt && r.looking_up == Some(receipt));
+    if let (true, true, Ok(None), ReceiptRef::SaleId(sale_id)) =
+        (asking, st.server_lookup, &result, receipt)
+    {
+        st.flash(
+            FlashLevel::Info,
+            "not a sale of this till: asking the server…",
+        );
+        return vec![Command::LookupSaleOnServer { sale_id }];
+    }
+    show_receipt(st, receipt, result, false);
+    Vec::new()
+}
+
+/// The server's answer about another till's sale (already kept in the store when found).
+pub fn on_server_receipt(
+    st: &mut State,
+    receipt: ReceiptRef,
+    result: Result<Option<ReceiptView>, String>,
+) {
+    show_receipt(st, receipt, result, true);
+}
+
+fn show_receipt(
+    st: &mut State,
+    receipt: ReceiptRef,
+    result: Result<Option<ReceiptView>, String>,
+    asked_server: bool,
 ) {
     let Some(r) = &mut st.refund else {
         return;
@@ -194,6 +227,17 @@ pub fn on_receipt(
                 );
             }
         }
+        Ok(None) if matches!(receipt, ReceiptRef::SaleId(_)) && !asked_server => st.flash(
+            FlashLevel::Error,
+            format!(
+                "unknown receipt {receipt}: not a sale of this till (another till's receipt \
+                 needs a server to look it up)"
+            ),
+        ),
+        Ok(None) if asked_server => st.flash(
+            FlashLevel::Error,
+            format!("unknown receipt {receipt}: no till of this store sold it"),
+        ),
         Ok(None) => st.flash(
             FlashLevel::Error,
             format!("unknown receipt {receipt}: nothing to refund"),
