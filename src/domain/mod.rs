@@ -15,6 +15,7 @@ pub mod tender;
 pub mod void;
 
 pub use cart::{Cart, CartLine, LineAmounts, Totals};
+pub use chain::Document;
 pub use conflict_text::{ConflictFacts, ConflictText};
 pub use money::Currency;
 pub use op::{OpKind, OpState};

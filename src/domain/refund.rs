@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::cart::CartLine;
-use super::chain::chain_hash;
+use super::chain::Document;
 use super::money::{div_round_half_away, to_minor};
 use super::sale::{CompletedSale, SaleLine};
 use super::tender::{cash_rounding, TenderKind};
@@ -360,9 +360,10 @@ impl Refund {
     pub fn paid_back_cents(&self) -> i64 {
         self.total_cents + self.rounding_cents
     }
+}
 
-    /// The canonical text the hash covers (docs/protocol.md, "Canonical refund and void forms").
-    pub fn canonical(&self) -> String {
+impl Document for Refund {
+    fn canonical(&self) -> String {
         let mut out = format!(
             "kassa-refund-v1|{}|{}|{}|{}|{}|{}|{}",
             self.refund_id,
@@ -398,20 +399,13 @@ impl Refund {
         out
     }
 
-    /// `hex(sha256(prev_hash + "\n" + canonical))`.
-    pub fn compute_hash(&self, prev_hash: &str) -> String {
-        chain_hash(prev_hash, &self.canonical())
+    fn link(&self) -> (&str, &str) {
+        (&self.prev_hash, &self.hash)
     }
 
-    /// Links this refund to the till's previous document.
-    pub fn seal(&mut self, prev_hash: &str) {
-        self.prev_hash = prev_hash.to_string();
-        self.hash = self.compute_hash(prev_hash);
-    }
-
-    /// True when the stored hash matches the content and the given previous hash.
-    pub fn verify(&self, prev_hash: &str) -> bool {
-        self.prev_hash == prev_hash && self.hash == self.compute_hash(prev_hash)
+    fn set_link(&mut self, prev_hash: String, hash: String) {
+        self.prev_hash = prev_hash;
+        self.hash = hash;
     }
 }
 

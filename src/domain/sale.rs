@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::cart::{Cart, CartLine};
+use super::chain::Document;
 use super::money::Currency;
 use super::tender::{Settlement, Tender};
 use super::DomainError;
@@ -105,6 +106,27 @@ impl CompletedSale {
 
     /// The canonical text the hash covers (docs/protocol.md, "Canonical sale form").
     pub fn canonical(&self) -> String {
+        Document::canonical(self)
+    }
+
+    /// `hex(sha256(prev_hash + "\n" + canonical))`.
+    pub fn compute_hash(&self, prev_hash: &str) -> String {
+        Document::compute_hash(self, prev_hash)
+    }
+
+    /// Links this sale to the till's previous document.
+    pub fn seal(&mut self, prev_hash: &str) {
+        Document::seal(self, prev_hash)
+    }
+
+    /// True when the stored hash matches the content and the given previous hash.
+    pub fn verify(&self, prev_hash: &str) -> bool {
+        Document::verify(self, prev_hash)
+    }
+}
+
+impl Document for CompletedSale {
+    fn canonical(&self) -> String {
         let mut out = format!(
             "kassa-sale-v1|{}|{}|{}|{}|{}|{}",
             self.sale_id,
@@ -138,20 +160,13 @@ impl CompletedSale {
         out
     }
 
-    /// `hex(sha256(prev_hash + "\n" + canonical))`.
-    pub fn compute_hash(&self, prev_hash: &str) -> String {
-        super::chain::chain_hash(prev_hash, &self.canonical())
+    fn link(&self) -> (&str, &str) {
+        (&self.prev_hash, &self.hash)
     }
 
-    /// Links this sale to the previous one in the till's chain.
-    pub fn seal(&mut self, prev_hash: &str) {
-        self.prev_hash = prev_hash.to_string();
-        self.hash = self.compute_hash(prev_hash);
-    }
-
-    /// True when the stored hash matches the content and the given previous hash.
-    pub fn verify(&self, prev_hash: &str) -> bool {
-        self.prev_hash == prev_hash && self.hash == self.compute_hash(prev_hash)
+    fn set_link(&mut self, prev_hash: String, hash: String) {
+        self.prev_hash = prev_hash;
+        self.hash = hash;
     }
 }
 

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::chain::chain_hash;
+use super::chain::Document;
 use super::refund::{clean_reason, RefundTender};
 use super::sale::CompletedSale;
 use super::DomainError;
@@ -72,9 +72,10 @@ impl SaleVoid {
             hash: String::new(),
         })
     }
+}
 
-    /// The canonical text the hash covers.
-    pub fn canonical(&self) -> String {
+impl Document for SaleVoid {
+    fn canonical(&self) -> String {
         let mut out = format!(
             "kassa-void-v1|{}|{}|{}|{}",
             self.void_id, self.created_at, self.sale_id, self.total_cents
@@ -85,20 +86,13 @@ impl SaleVoid {
         out
     }
 
-    /// `hex(sha256(prev_hash + "\n" + canonical))`.
-    pub fn compute_hash(&self, prev_hash: &str) -> String {
-        chain_hash(prev_hash, &self.canonical())
+    fn link(&self) -> (&str, &str) {
+        (&self.prev_hash, &self.hash)
     }
 
-    /// Links this void to the till's previous document.
-    pub fn seal(&mut self, prev_hash: &str) {
-        self.prev_hash = prev_hash.to_string();
-        self.hash = self.compute_hash(prev_hash);
-    }
-
-    /// True when the stored hash matches the content and the given previous hash.
-    pub fn verify(&self, prev_hash: &str) -> bool {
-        self.prev_hash == prev_hash && self.hash == self.compute_hash(prev_hash)
+    fn set_link(&mut self, prev_hash: String, hash: String) {
+        self.prev_hash = prev_hash;
+        self.hash = hash;
     }
 }
 

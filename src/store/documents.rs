@@ -27,9 +27,9 @@ pub(super) fn chain_head(conn: &Connection) -> Result<String, StoreError> {
 /// One document of the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum DocKind {
-    Sale,
-    Refund,
-    Void,
+    Sale = 0,
+    Refund = 1,
+    Void = 2,
 }
 
 /// Every document's seq and kind, in chain order.
@@ -66,8 +66,7 @@ pub(super) fn tender_kind(text: &str) -> Result<TenderKind, StoreError> {
 
 /// A refund read back from its rows (not from the outbox payload), by its seq.
 pub(super) fn load_refund(conn: &Connection, seq: i64) -> Result<Option<Refund>, StoreError> {
-    type Head = (String, String, String, Option<String>, String);
-    let head: Option<(Head, [i64; 3], Option<String>, String, String)> = conn
+    let head = conn
         .prepare_cached(
             "SELECT refund_id, created_at, currency, original_sale_id, reason, total_cents,
                     tax_cents, rounding_cents, approved_by, prev_hash, hash
@@ -75,30 +74,40 @@ pub(super) fn load_refund(conn: &Connection, seq: i64) -> Result<Option<Refund>,
         )?
         .query_row([seq], |r| {
             Ok((
-                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
-                [r.get(5)?, r.get(6)?, r.get(7)?],
-                r.get(8)?,
-                r.get(9)?,
-                r.get(10)?,
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(3)?,
+                Refund {
+                    refund_id: Uuid::nil(),
+                    created_at: r.get(1)?,
+                    currency: r.get(2)?,
+                    original_sale_id: None,
+                    reason: r.get(4)?,
+                    total_cents: r.get(5)?,
+                    tax_cents: r.get(6)?,
+                    rounding_cents: r.get(7)?,
+                    lines: Vec::new(),
+                    tenders: Vec::new(),
+                    approved_by: r.get(8)?,
+                    prev_hash: r.get(9)?,
+                    hash: r.get(10)?,
+                },
             ))
         })
         .optional()?;
-    let Some((
-        (id, created_at, currency, original, reason),
-        [total, tax, rounding],
-        approved_by,
-        prev_hash,
-        hash,
-    )) = head
-    else {
+    let Some((id, original, mut refund)) = head else {
         return Ok(None);
     };
+    refund.refund_id = uuid(&id, "refund id")?;
+    refund.original_sale_id = original
+        .as_deref()
+        .map(|o| uuid(o, "original sale id"))
+        .transpose()?;
     let mut st = conn.prepare_cached(
         "SELECT line_no, original_line_no, sku, name, qty, amount_cents, tax_rate_bp, tax_cents,
                 restock
          FROM refund_lines WHERE refund_id = ?1 ORDER BY line_no",
     )?;
-    let lines = st
+    refund.lines = st
         .query_map([&id], |r| {
             Ok(RefundLine {
                 line_no: r.get(0)?,
@@ -113,29 +122,12 @@ pub(super) fn load_refund(conn: &Connection, seq: i64) -> Result<Option<Refund>,
             })
         })?
         .collect::<Result<_, _>>()?;
-    let tenders = read_tenders(
+    refund.tenders = read_tenders(
         conn,
         "SELECT kind, amount_cents FROM refund_tenders WHERE refund_id = ?1 ORDER BY idx",
         &id,
     )?;
-    Ok(Some(Refund {
-        refund_id: uuid(&id, "refund id")?,
-        created_at,
-        currency,
-        original_sale_id: original
-            .as_deref()
-            .map(|o| uuid(o, "original sale id"))
-            .transpose()?,
-        reason,
-        total_cents: total,
-        tax_cents: tax,
-        rounding_cents: rounding,
-        lines,
-        tenders,
-        approved_by,
-        prev_hash,
-        hash,
-    }))
+    Ok(Some(refund))
 }
 
 /// A void read back from its rows, by its seq.

@@ -17,8 +17,8 @@ use super::documents::{chain_head, insert_refund};
 use super::sales::{read_sale, sale_seq};
 use super::{timestamp, Db, StoreError, StoreEvent};
 use crate::domain::{
-    CartLine, CompletedSale, LookedUpSale, OpKind, ReceiptRef, Refund, RefundPick, RefundPolicy,
-    RefundableLine, TenderKind,
+    CartLine, CompletedSale, Document, LookedUpSale, OpKind, ReceiptRef, Refund, RefundPick,
+    RefundPolicy, RefundableLine, TenderKind,
 };
 
 /// Which units of a receipt to refund.

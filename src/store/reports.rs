@@ -10,7 +10,7 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::{Db, StoreError};
-use crate::domain::GENESIS_HASH;
+use crate::domain::{Document, GENESIS_HASH};
 
 /// One tender kind in the Z report: what the drawer or the card terminal took and gave back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -248,64 +248,23 @@ impl Db {
         let mut prev = GENESIS_HASH.to_string();
         let mut first_break = None;
         let mut counts = [0i64; 3];
+        for &(_, kind) in &docs {
+            counts[kind as usize] += 1;
+        }
         for &(seq, kind) in &docs {
             let payload: String =
                 self.conn
                     .query_row("SELECT payload FROM outbox WHERE seq = ?1", [seq], |r| {
                         r.get(0)
                     })?;
-            let (label, verdict) = match kind {
-                DocKind::Sale => {
-                    counts[0] += 1;
-                    let Some(doc) = self.load_sale(seq)? else {
-                        continue;
-                    };
-                    (
-                        "sale",
-                        check(
-                            &doc,
-                            &payload,
-                            &prev,
-                            doc.verify(&prev),
-                            &doc.prev_hash,
-                            &doc.hash,
-                        ),
-                    )
-                }
-                DocKind::Refund => {
-                    counts[1] += 1;
-                    let Some(doc) = load_refund(&self.conn, seq)? else {
-                        continue;
-                    };
-                    (
-                        "refund",
-                        check(
-                            &doc,
-                            &payload,
-                            &prev,
-                            doc.verify(&prev),
-                            &doc.prev_hash,
-                            &doc.hash,
-                        ),
-                    )
-                }
-                DocKind::Void => {
-                    counts[2] += 1;
-                    let Some(doc) = load_void(&self.conn, seq)? else {
-                        continue;
-                    };
-                    (
-                        "void",
-                        check(
-                            &doc,
-                            &payload,
-                            &prev,
-                            doc.verify(&prev),
-                            &doc.prev_hash,
-                            &doc.hash,
-                        ),
-                    )
-                }
+            let verdict = match kind {
+                DocKind::Sale => check(self.load_sale(seq)?, &payload, &prev),
+                DocKind::Refund => check(load_refund(&self.conn, seq)?, &payload, &prev),
+                DocKind::Void => check(load_void(&self.conn, seq)?, &payload, &prev),
+            };
+            let label = ["sale", "refund", "void"][kind as usize];
+            let Some(verdict) = verdict else {
+                continue;
             };
             match verdict {
                 Ok(hash) => prev = hash,
@@ -327,25 +286,23 @@ impl Db {
 }
 
 /// One link: the document's own hash, its link to `prev`, and the queued payload equal to it.
-/// Returns the document's hash, or what is wrong.
-fn check<T: PartialEq + serde::de::DeserializeOwned>(
-    doc: &T,
+/// Returns the document's hash, or what is wrong; `None` when there is no such document.
+fn check<T: Document + PartialEq + serde::de::DeserializeOwned>(
+    doc: Option<T>,
     payload: &str,
     prev: &str,
-    verifies: bool,
-    prev_hash: &str,
-    hash: &str,
-) -> Result<String, &'static str> {
-    if !verifies {
-        return Err(if prev_hash != prev {
+) -> Option<Result<String, &'static str>> {
+    let doc = doc?;
+    if !doc.verify(prev) {
+        return Some(Err(if doc.link().0 != prev {
             "prev_hash does not link to the document before it"
         } else {
             "hash does not match its content"
-        });
+        }));
     }
     let queued: Result<T, _> = serde_json::from_str(payload);
-    if queued.as_ref().map(|q| q != doc).unwrap_or(true) {
-        return Err("queued op differs from the document");
+    if queued.as_ref().map(|q| q != &doc).unwrap_or(true) {
+        return Some(Err("queued op differs from the document"));
     }
-    Ok(hash.to_string())
+    Some(Ok(doc.link().1.to_string()))
 }

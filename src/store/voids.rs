@@ -12,7 +12,7 @@ use super::documents::{chain_head, insert_void};
 use super::refunds::unknown_receipt;
 use super::sales::{read_sale, sale_seq};
 use super::{timestamp, Db, StoreError, StoreEvent};
-use crate::domain::{OpKind, ReceiptRef, SaleVoid};
+use crate::domain::{Document, OpKind, ReceiptRef, SaleVoid};
 use crate::timefmt::Zone;
 
 /// What the cashier (and `kassa void --json`) is told once the void is durable.
