@@ -6,7 +6,6 @@
 //! Reached from refund mode (F4 on a looked-up receipt), the queue (`v` on a sale) and an
 //! op's detail (`v`).
 
-use tui_input::backend::crossterm::EventHandler;
 use tui_input::Input;
 
 use super::action::Command;
@@ -14,9 +13,6 @@ use super::keymap::KeyCmd;
 use super::model::{ReceiptPurpose, ReceiptView, VoidSaved};
 use super::state::{FlashLevel, Popup, State};
 use crate::domain::{OpKind, ReceiptRef};
-
-/// Longest reason kept.
-const MAX_REASON: usize = 200;
 
 /// The confirmation popup of a post-void.
 #[derive(Debug, Clone)]
@@ -137,12 +133,7 @@ pub fn on_form_key(
             }]
         }
         _ => {
-            if form.reason.value().chars().count() < MAX_REASON
-                || !matches!(key.code, crossterm::event::KeyCode::Char(_))
-            {
-                form.reason
-                    .handle_event(&crossterm::event::Event::Key(*key));
-            }
+            super::refund::form::type_reason(&mut form.reason, key);
             Vec::new()
         }
     }

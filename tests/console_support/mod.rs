@@ -222,11 +222,7 @@ impl FakeStore {
             Command::LookupCode { code, qty } => Action::ProductLooked {
                 code: code.clone(),
                 qty: *qty,
-                product: self
-                    .catalog
-                    .iter()
-                    .find(|p| p.sku == *code || p.barcode.as_deref() == Some(code))
-                    .cloned(),
+                product: self.find_product(code),
             },
             Command::SearchProducts { query } => Action::SearchResults {
                 query: query.clone(),
@@ -322,11 +318,7 @@ impl FakeStore {
             Command::LookupReturnItem { code, qty } => Action::ReturnItemLooked {
                 code: code.clone(),
                 qty: *qty,
-                product: self
-                    .catalog
-                    .iter()
-                    .find(|p| p.sku == *code || p.barcode.as_deref() == Some(code))
-                    .cloned(),
+                product: self.find_product(code),
             },
             Command::CommitRefund { order, policy, .. } => {
                 Action::RefundCommitted(self.refund(order, policy))
@@ -355,6 +347,14 @@ impl FakeStore {
             }
             Command::Quit | Command::SyncNow => return None,
         })
+    }
+
+    /// A product by SKU or barcode, like the store's lookup.
+    pub fn find_product(&self, code: &str) -> Option<Product> {
+        self.catalog
+            .iter()
+            .find(|p| p.sku == code || p.barcode.as_deref() == Some(code))
+            .cloned()
     }
 
     /// The sale a receipt names: its seq or its sale id.

@@ -5,14 +5,12 @@ use tui_input::backend::crossterm::EventHandler;
 use tui_input::Input;
 
 use super::RefundState;
+use crate::domain::refund::MAX_REASON_CHARS;
 use crate::domain::TenderKind;
 use crate::tui::action::Command;
 use crate::tui::keymap::KeyCmd;
 use crate::tui::model::{RefundOrder, RefundOrderLine};
 use crate::tui::state::{FlashLevel, Popup, State};
-
-/// Longest reason kept (the rest is cut).
-const MAX_REASON: usize = 200;
 
 /// The confirmation popup of a refund.
 #[derive(Debug, Clone)]
@@ -60,6 +58,15 @@ pub fn order(r: &RefundState, tender: TenderKind, reason: String) -> RefundOrder
     }
 }
 
+/// A key into a reason field: editing keys always, characters up to the longest reason a
+/// refund or void may carry.
+pub fn type_reason(reason: &mut Input, key: &crossterm::event::KeyEvent) {
+    let full = reason.value().chars().count() >= MAX_REASON_CHARS;
+    if !full || !matches!(key.code, crossterm::event::KeyCode::Char(_)) {
+        reason.handle_event(&crossterm::event::Event::Key(*key));
+    }
+}
+
 /// Keys inside the refund's confirmation.
 pub fn on_form_key(
     st: &mut State,
@@ -80,12 +87,7 @@ pub fn on_form_key(
         }
         Some(KeyCmd::Submit) => submit(st),
         _ => {
-            if form.reason.value().chars().count() < MAX_REASON
-                || !matches!(key.code, crossterm::event::KeyCode::Char(_))
-            {
-                form.reason
-                    .handle_event(&crossterm::event::Event::Key(*key));
-            }
+            type_reason(&mut form.reason, key);
             Vec::new()
         }
     }

@@ -12,13 +12,26 @@ mod refund;
 mod sales;
 pub mod theme;
 
-use ratatui::layout::Alignment;
-use ratatui::widgets::Paragraph;
+use ratatui::layout::{Alignment, Constraint};
+use ratatui::widgets::{Paragraph, Row, Table};
 use ratatui::Frame;
 
 use super::layout::{self, MIN_HEIGHT, MIN_WIDTH};
 use super::state::{Focus, State};
 use theme::Theme;
+
+/// A table of lines to pick from: a dim header, the selected row reversed and marked `▶`.
+fn pick_table<'a>(
+    rows: impl IntoIterator<Item = Row<'a>>,
+    widths: impl IntoIterator<Item = Constraint>,
+    header: Row<'a>,
+    theme: Theme,
+) -> Table<'a> {
+    Table::new(rows, widths)
+        .header(header.style(theme.dim()))
+        .row_highlight_style(theme.selected())
+        .highlight_symbol("▶")
+}
 
 /// Draws the whole screen for `st`.
 pub fn draw(frame: &mut Frame, st: &State) {

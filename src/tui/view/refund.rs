@@ -4,7 +4,7 @@
 
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, TableState};
 use ratatui::Frame;
 
 use super::theme::Theme;
@@ -135,11 +135,7 @@ fn draw_receipt_lines(frame: &mut Frame, area: Rect, st: &State, r: &RefundState
         ])
         .style(style)
     });
-    let header = Row::new([
-        "#", "Item", "Sold", "Refunded", "Left", "Back", "Stock", "Amount",
-    ])
-    .style(theme.dim());
-    let table = Table::new(
+    let table = super::pick_table(
         rows,
         [
             Constraint::Length(3),
@@ -151,10 +147,11 @@ fn draw_receipt_lines(frame: &mut Frame, area: Rect, st: &State, r: &RefundState
             Constraint::Length(8),
             Constraint::Length(10),
         ],
-    )
-    .header(header)
-    .row_highlight_style(theme.selected())
-    .highlight_symbol("▶");
+        Row::new([
+            "#", "Item", "Sold", "Refunded", "Left", "Back", "Stock", "Amount",
+        ]),
+        theme,
+    );
     let mut state = TableState::default().with_selected(Some(r.selected));
     frame.render_stateful_widget(table, area, &mut state);
 }
@@ -187,9 +184,7 @@ fn draw_blind_lines(frame: &mut Frame, area: Rect, st: &State, r: &RefundState, 
             Cell::from(amount),
         ])
     });
-    let header =
-        Row::new(["#", "Item", "SKU", "Back", "Price", "Stock", "Amount"]).style(theme.dim());
-    let table = Table::new(
+    let table = super::pick_table(
         rows,
         [
             Constraint::Length(3),
@@ -200,10 +195,9 @@ fn draw_blind_lines(frame: &mut Frame, area: Rect, st: &State, r: &RefundState, 
             Constraint::Length(8),
             Constraint::Length(10),
         ],
-    )
-    .header(header)
-    .row_highlight_style(theme.selected())
-    .highlight_symbol("▶");
+        Row::new(["#", "Item", "SKU", "Back", "Price", "Stock", "Amount"]),
+        theme,
+    );
     let mut state = TableState::default().with_selected(Some(r.selected));
     frame.render_stateful_widget(table, area, &mut state);
 }

@@ -89,8 +89,7 @@ fn draw_lines(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
             Cell::from(total),
         ])
     });
-    let header = Row::new(["#", "Item", "Qty", "Price", "Marks", "Total"]).style(theme.dim());
-    let table = Table::new(
+    let table = super::pick_table(
         rows,
         [
             Constraint::Length(3),
@@ -100,10 +99,9 @@ fn draw_lines(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
             Constraint::Length(12),
             Constraint::Length(10),
         ],
-    )
-    .header(header)
-    .row_highlight_style(theme.selected())
-    .highlight_symbol("▶");
+        Row::new(["#", "Item", "Qty", "Price", "Marks", "Total"]),
+        theme,
+    );
     let mut state = TableState::default().with_selected(s.selected);
     if s.cart.is_empty() {
         let hint = match (&s.last_saved, &s.last_refund) {
