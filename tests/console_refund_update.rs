@@ -589,3 +589,19 @@ fn another_tills_receipt_with_the_server_unreachable_or_unknown_says_why() {
         .any(|c| matches!(c, Command::LookupSaleOnServer { .. })));
     assert!(flash(&st).contains("needs a server"), "{}", flash(&st));
 }
+
+#[test]
+fn f4_right_after_a_sale_offers_to_void_that_sale() {
+    let (mut st, mut store) = till_with_sales();
+    store.drive(&mut st, key(KeyCode::F(4)));
+    let Some(Popup::Void(form)) = &st.popup else {
+        panic!("void form: {:?} / {}", st.popup, flash(&st));
+    };
+    assert_eq!(form.receipt.seq, Some(2), "the sale just saved");
+    store.drive(&mut st, key(KeyCode::Esc));
+    assert!(!store.sales[1].voided);
+    // Once the next sale has started, F4 is about that sale again.
+    store.drive_all(&mut st, keys("4001\n"));
+    store.drive(&mut st, key(KeyCode::F(4)));
+    assert_eq!(st.popup, Some(Popup::Confirm(Confirm::VoidSale)));
+}
