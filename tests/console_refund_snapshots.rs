@@ -164,3 +164,13 @@ fn an_over_refund_conflict_in_words_with_its_two_resolutions() {
         snap("resolve_over_refund", &st);
     }
 }
+
+#[test]
+fn help_in_refund_mode_lists_its_keys_from_the_key_map() {
+    for (w, h) in SIZES {
+        let (mut st, mut store) = till_with_sales(w, h);
+        store.drive(&mut st, key(KeyCode::F(10)));
+        store.drive_all(&mut st, keys("1\n?"));
+        snap("refund_help", &st);
+    }
+}
