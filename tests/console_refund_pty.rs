@@ -159,3 +159,38 @@ fn a_sale_refunded_in_part_and_another_voided_are_queued_as_documents() {
         String::from_utf8_lossy(&verify.stdout)
     );
 }
+
+#[test]
+fn an_over_refund_conflict_is_read_in_words_and_accepted_as_a_loss_from_the_pane() {
+    let till = Till::new();
+    // As a pull leaves it: two tills together refunded 3 of the 2 sold.
+    till.execute_sql(
+        "INSERT INTO conflicts (id, kind, status, sku, sale_id, details, version)
+         VALUES ('0fe4f0d0-0000-4000-8000-000000000001', 'over_refund', 'open', '1001', NULL,
+                 '{\"refund_id\":\"8e1f0000-0000-4000-8000-000000000007\",\"sold_qty\":2,
+                   \"refunded_qty\":3,\"this_refund_qty\":2,\"excess_qty\":1,
+                   \"amount_cents\":119}', 1)",
+    );
+    let mut console = PtyConsole::start(
+        till.dir.path(),
+        &till.db,
+        &["console", "--technician"],
+        80,
+        24,
+    );
+    console.wait_for("TECHNICIAN", WAIT);
+    console.send(console_support::pty::F3);
+    console.wait_for("refunded 3 of 2 sold of SKU 1001: 1 too many", WAIT);
+    console.wait_for("resolve: l accept_loss · u follow_up", WAIT);
+    console.send("l");
+    console.wait_for("Queue 'accept_loss'", WAIT);
+    console.type_keys("booked");
+    console.send(ENTER);
+    console.wait_for("queued as #1", WAIT);
+    console.quit(WAIT);
+
+    let conflicts = till.json(&["conflicts", "--json"]);
+    assert_eq!(conflicts[0]["queued_action"], "accept_loss", "{conflicts}");
+    let queue = till.json(&["queue", "--json"]);
+    assert_eq!(queue[0]["kind"], "resolve_conflict", "{queue}");
+}

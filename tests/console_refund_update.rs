@@ -605,3 +605,47 @@ fn f4_right_after_a_sale_offers_to_void_that_sale() {
     store.drive(&mut st, key(KeyCode::F(4)));
     assert_eq!(st.popup, Some(Popup::Confirm(Confirm::VoidSale)));
 }
+
+#[test]
+fn an_over_refund_is_resolved_with_l_or_u_through_the_confirmation_form() {
+    let mut store = FakeStore::default();
+    store.conflicts = vec![conflict(
+        "0fe4f0d0-0000-4000-8000-000000000001",
+        "over_refund",
+        "4001",
+        serde_json::json!({"refund_id": "8e1f0000-0000-4000-8000-000000000007",
+                           "sold_qty": 2, "refunded_qty": 3, "this_refund_qty": 2,
+                           "excess_qty": 1, "amount_cents": 119}),
+    )];
+    let mut st = state(80, 24, false);
+    store.start(&mut st);
+    store.drive(&mut st, key(KeyCode::F(3)));
+    // `a` belongs to other kinds: refused with the kind's own actions.
+    store.drive_all(&mut st, keys("a"));
+    assert!(st.popup.is_none());
+    assert!(
+        flash(&st).contains("over_refund allows: accept_loss, follow_up"),
+        "{}",
+        flash(&st)
+    );
+    store.drive_all(&mut st, keys("u"));
+    assert!(matches!(&st.popup, Some(Popup::Resolve(f)) if f.action == "follow_up"));
+    store.drive(&mut st, key(KeyCode::Esc));
+    store.drive_all(&mut st, keys("lbooked\n"));
+    let queued: Vec<_> = store
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::QueueResolution { action, note, .. } => Some((action.clone(), note.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        queued,
+        [("accept_loss".to_string(), Some("booked".to_string()))]
+    );
+    assert_eq!(
+        store.conflicts[0].queued_action.as_deref(),
+        Some("accept_loss")
+    );
+}
