@@ -608,15 +608,17 @@ fn f4_right_after_a_sale_offers_to_void_that_sale() {
 
 #[test]
 fn an_over_refund_is_resolved_with_l_or_u_through_the_confirmation_form() {
-    let mut store = FakeStore::default();
-    store.conflicts = vec![conflict(
-        "0fe4f0d0-0000-4000-8000-000000000001",
-        "over_refund",
-        "4001",
-        serde_json::json!({"refund_id": "8e1f0000-0000-4000-8000-000000000007",
-                           "sold_qty": 2, "refunded_qty": 3, "this_refund_qty": 2,
-                           "excess_qty": 1, "amount_cents": 119}),
-    )];
+    let mut store = FakeStore {
+        conflicts: vec![conflict(
+            "0fe4f0d0-0000-4000-8000-000000000001",
+            "over_refund",
+            "4001",
+            serde_json::json!({"refund_id": "8e1f0000-0000-4000-8000-000000000007",
+                               "sold_qty": 2, "refunded_qty": 3, "this_refund_qty": 2,
+                               "excess_qty": 1, "amount_cents": 119}),
+        )],
+        ..FakeStore::default()
+    };
     let mut st = state(80, 24, false);
     store.start(&mut st);
     store.drive(&mut st, key(KeyCode::F(3)));
