@@ -1,71 +1,15 @@
-//! Keys of refund mode: the receipt number, the receipt's lines and the lines without a receipt.
+//! Refund mode's lines step: how many of each receipt line come back, restock or damaged,
+//! and paying back (shared with the refund without a receipt).
 
-use super::{form, leave, RefundState, RefundStep, ReturnLine};
-use crate::domain::product::validate_code;
-use crate::domain::{Product, ReceiptRef, TenderKind, MAX_LINES, MAX_QTY};
+use super::{form, RefundState, RefundStep};
+use crate::domain::{TenderKind, MAX_QTY};
 use crate::tui::action::Command;
 use crate::tui::keymap::KeyCmd;
-use crate::tui::model::ReceiptPurpose;
 use crate::tui::sales::type_into;
 use crate::tui::state::{FlashLevel, State};
 
-fn refund(st: &mut State) -> Option<&mut RefundState> {
+pub(super) fn refund(st: &mut State) -> Option<&mut RefundState> {
     st.refund.as_mut()
-}
-
-pub(super) fn receipt_key(
-    st: &mut State,
-    cmd: Option<KeyCmd>,
-    key: &crossterm::event::KeyEvent,
-) -> Vec<Command> {
-    let Some(r) = refund(st) else {
-        return Vec::new();
-    };
-    match cmd {
-        Some(KeyCmd::Submit) => {
-            let text = r.input.value().trim().to_string();
-            if text.is_empty() {
-                return Vec::new();
-            }
-            // The receipt prints the seq as `#17`.
-            let receipt = match ReceiptRef::parse(text.strip_prefix('#').unwrap_or(&text)) {
-                Ok(receipt) => receipt,
-                Err(e) => {
-                    st.flash(FlashLevel::Error, format!("{e}: nothing looked up"));
-                    return Vec::new();
-                }
-            };
-            r.looking_up = Some(receipt);
-            st.flash(FlashLevel::Info, format!("looking up receipt {receipt}…"));
-            vec![Command::LookupReceipt {
-                receipt,
-                purpose: ReceiptPurpose::Refund,
-            }]
-        }
-        Some(KeyCmd::Refund) => {
-            *r = RefundState {
-                step: RefundStep::Blind,
-                ..RefundState::default()
-            };
-            Vec::new()
-        }
-        Some(KeyCmd::Cancel) => {
-            if r.input.value().is_empty() {
-                leave(st);
-            } else {
-                r.input.reset();
-                r.looking_up = None;
-            }
-            Vec::new()
-        }
-        _ => {
-            if type_into(&mut r.input, key) {
-                // A new number: an answer to the old one no longer applies.
-                r.looking_up = None;
-            }
-            Vec::new()
-        }
-    }
 }
 
 /// Sets the selected line's quantity, within what is left to refund.
@@ -102,7 +46,7 @@ fn selected_qty(st: &State) -> i64 {
         .map_or(0, |l| l.qty)
 }
 
-fn move_selection(r: &mut RefundState, down: bool) {
+pub(super) fn move_selection(r: &mut RefundState, down: bool) {
     let n = r.lines.len();
     if n == 0 {
         return;
@@ -114,7 +58,7 @@ fn move_selection(r: &mut RefundState, down: bool) {
     };
 }
 
-fn toggle_restock(st: &mut State) {
+pub(super) fn toggle_restock(st: &mut State) {
     let Some(r) = refund(st) else {
         return;
     };
@@ -129,7 +73,7 @@ fn toggle_restock(st: &mut State) {
     }
 }
 
-fn pay(st: &mut State, tender: TenderKind) {
+pub(super) fn pay(st: &mut State, tender: TenderKind) {
     let Some(r) = &st.refund else {
         return;
     };
@@ -210,127 +154,6 @@ pub(super) fn lines_key(
                     return Vec::new();
                 }
             }
-            type_into(&mut r.input, key);
-        }
-    }
-    Vec::new()
-}
-
-/// Adds a product to a refund without a receipt (the same SKU adds to its line).
-pub(super) fn add_blind(st: &mut State, product: Product, qty: i64) {
-    let Some(r) = refund(st) else {
-        return;
-    };
-    if let Some(i) = r.lines.iter().position(|l| l.sku == product.sku) {
-        let new = r.lines[i].qty.saturating_add(qty);
-        if new > MAX_QTY {
-            st.flash(
-                FlashLevel::Error,
-                format!("quantity must be between 1 and {MAX_QTY}"),
-            );
-            return;
-        }
-        r.lines[i].qty = new;
-        r.selected = i;
-        return;
-    }
-    if r.lines.len() >= MAX_LINES {
-        st.flash(
-            FlashLevel::Error,
-            format!("a refund holds at most {MAX_LINES} lines"),
-        );
-        return;
-    }
-    r.lines.push(ReturnLine {
-        original_line_no: None,
-        sku: product.sku.clone(),
-        name: product.name.clone(),
-        qty,
-        restock: true,
-        product: Some(product),
-    });
-    r.selected = r.lines.len() - 1;
-}
-
-pub(super) fn blind_key(
-    st: &mut State,
-    cmd: Option<KeyCmd>,
-    key: &crossterm::event::KeyEvent,
-) -> Vec<Command> {
-    let Some(r) = refund(st) else {
-        return Vec::new();
-    };
-    match cmd {
-        Some(KeyCmd::Submit) => {
-            let code = r.input.value().trim().to_string();
-            if code.is_empty() {
-                return Vec::new();
-            }
-            r.input.reset();
-            if let Err(e) = validate_code("code", &code) {
-                st.flash(FlashLevel::Error, format!("{e}: nothing added"));
-                return Vec::new();
-            }
-            let qty = r.pending_qty.take().unwrap_or(1);
-            r.lookups_in_flight += 1;
-            return vec![Command::LookupReturnItem { code, qty }];
-        }
-        Some(KeyCmd::Quantity) => {
-            let text = r.input.value().trim().to_string();
-            match text.parse::<i64>() {
-                Ok(q) if (1..=MAX_QTY).contains(&q) => {
-                    r.pending_qty = Some(q);
-                    r.input.reset();
-                }
-                _ => st.flash(
-                    FlashLevel::Error,
-                    format!("type a quantity from 1 to {MAX_QTY}, then *"),
-                ),
-            }
-        }
-        Some(KeyCmd::Up) => move_selection(r, false),
-        Some(KeyCmd::Down) => move_selection(r, true),
-        Some(KeyCmd::IncQty) | Some(KeyCmd::DecQty) => {
-            if let Some(line) = r.lines.get_mut(r.selected) {
-                let new = if cmd == Some(KeyCmd::IncQty) {
-                    line.qty + 1
-                } else {
-                    line.qty - 1
-                };
-                if new < 1 {
-                    st.flash(FlashLevel::Error, "quantity is 1: Del removes the line");
-                } else if new > MAX_QTY {
-                    st.flash(
-                        FlashLevel::Error,
-                        format!("quantity must be between 1 and {MAX_QTY}"),
-                    );
-                } else {
-                    line.qty = new;
-                }
-            }
-        }
-        Some(KeyCmd::VoidLine) => {
-            if r.selected < r.lines.len() {
-                r.lines.remove(r.selected);
-                r.selected = r.selected.min(r.lines.len().saturating_sub(1));
-            }
-        }
-        Some(KeyCmd::Restock) => toggle_restock(st),
-        Some(KeyCmd::PayCash) => pay(st, TenderKind::Cash),
-        Some(KeyCmd::PayCard) => pay(st, TenderKind::Card),
-        Some(KeyCmd::Cancel) => {
-            if !r.input.value().is_empty() || r.pending_qty.is_some() {
-                r.input.reset();
-                r.pending_qty = None;
-            } else {
-                let had_lines = !r.lines.is_empty();
-                r.back_to_receipt();
-                if had_lines {
-                    st.flash(FlashLevel::Info, "refund discarded, nothing saved");
-                }
-            }
-        }
-        _ => {
             type_into(&mut r.input, key);
         }
     }

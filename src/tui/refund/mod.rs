@@ -8,17 +8,21 @@
 
 use tui_input::Input;
 
+mod amounts;
+mod blind;
 pub mod form;
 mod lines;
+mod receipt;
 
+pub use amounts::{amounts, paid_back};
 pub use form::RefundForm;
+pub use receipt::{on_receipt, on_server_receipt};
 
 use super::action::Command;
 use super::keymap::KeyCmd;
 use super::model::{ReceiptView, RefundSaved};
 use super::state::{FlashLevel, State};
-use crate::domain::refund::refund_amounts;
-use crate::domain::{CartLine, Product, ReceiptRef, RefundableLine, TenderKind};
+use crate::domain::{Product, ReceiptRef, RefundableLine, TenderKind};
 
 /// Where refund mode is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,106 +147,9 @@ pub fn on_key(
         return Vec::new();
     }
     match r.step {
-        RefundStep::Receipt => lines::receipt_key(st, cmd, key),
+        RefundStep::Receipt => receipt::receipt_key(st, cmd, key),
         RefundStep::Lines => lines::lines_key(st, cmd, key),
-        RefundStep::Blind => lines::blind_key(st, cmd, key),
-    }
-}
-
-/// The store's answer to a receipt lookup for a refund. A sale id this till does not know is
-/// asked of the server when one is configured (another till's receipt).
-pub fn on_receipt(
-    st: &mut State,
-    receipt: ReceiptRef,
-    result: Result<Option<ReceiptView>, String>,
-) -> Vec<Command> {
-    let asking = st
-        .refund
-        .as_ref()
-        .is_some_and(|r| r.step == RefundStep::Receipt && r.looking_up == Some(receipt));
-    if let (true, true, Ok(None), ReceiptRef::SaleId(sale_id)) =
-        (asking, st.server_lookup, &result, receipt)
-    {
-        st.flash(
-            FlashLevel::Info,
-            "not a sale of this till: asking the server…",
-        );
-        return vec![Command::LookupSaleOnServer { sale_id }];
-    }
-    show_receipt(st, receipt, result, false);
-    Vec::new()
-}
-
-/// The server's answer about another till's sale (already kept in the store when found).
-pub fn on_server_receipt(
-    st: &mut State,
-    receipt: ReceiptRef,
-    result: Result<Option<ReceiptView>, String>,
-) {
-    show_receipt(st, receipt, result, true);
-}
-
-fn show_receipt(
-    st: &mut State,
-    receipt: ReceiptRef,
-    result: Result<Option<ReceiptView>, String>,
-    asked_server: bool,
-) {
-    let Some(r) = &mut st.refund else {
-        return;
-    };
-    if r.step != RefundStep::Receipt || r.looking_up != Some(receipt) {
-        // An answer to a lookup the cashier has moved on from.
-        return;
-    }
-    r.looking_up = None;
-    match result {
-        Ok(Some(view)) if view.voided => st.flash(
-            FlashLevel::Error,
-            format!("sale {} was voided: nothing to refund", view.label()),
-        ),
-        Ok(Some(view)) => {
-            let left: i64 = view.lines.iter().map(|l| l.remaining_qty()).sum();
-            r.lines = view
-                .lines
-                .iter()
-                .map(|l| ReturnLine {
-                    original_line_no: Some(l.line.line_no),
-                    sku: l.line.sku.clone(),
-                    name: l.line.name.clone(),
-                    qty: 0,
-                    restock: true,
-                    product: None,
-                })
-                .collect();
-            r.selected = 0;
-            r.step = RefundStep::Lines;
-            r.input.reset();
-            let label = view.label();
-            r.receipt = Some(view);
-            if left == 0 {
-                st.flash(
-                    FlashLevel::Error,
-                    format!("everything on {label} is already refunded"),
-                );
-            }
-        }
-        Ok(None) if matches!(receipt, ReceiptRef::SaleId(_)) && !asked_server => st.flash(
-            FlashLevel::Error,
-            format!(
-                "unknown receipt {receipt}: not a sale of this till (another till's receipt \
-                 needs a server to look it up)"
-            ),
-        ),
-        Ok(None) if asked_server => st.flash(
-            FlashLevel::Error,
-            format!("unknown receipt {receipt}: no till of this store sold it"),
-        ),
-        Ok(None) => st.flash(
-            FlashLevel::Error,
-            format!("unknown receipt {receipt}: nothing to refund"),
-        ),
-        Err(e) => st.flash(FlashLevel::Error, e),
+        RefundStep::Blind => blind::blind_key(st, cmd, key),
     }
 }
 
@@ -262,7 +169,7 @@ pub fn on_item(st: &mut State, code: &str, qty: i64, product: Option<Product>) {
         );
         return;
     };
-    lines::add_blind(st, p, qty);
+    blind::add_blind(st, p, qty);
 }
 
 /// The store's answer to a refund commit: only now is it "refunded".
@@ -307,47 +214,4 @@ pub fn tender_phrase(tender: TenderKind) -> &'static str {
 /// Esc at the receipt step: back to selling.
 fn leave(st: &mut State) {
     st.refund = None;
-}
-
-/// What each line pays back for the units chosen (`None` for a line with nothing coming
-/// back), from the domain's refund arithmetic; an error when the amounts cannot be worked out.
-pub fn amounts(r: &RefundState) -> Result<Vec<Option<i64>>, String> {
-    r.lines
-        .iter()
-        .map(|l| {
-            if l.qty == 0 {
-                return Ok(None);
-            }
-            line_amount(r, l).map(Some)
-        })
-        .collect()
-}
-
-/// Receipt lines: the domain's cumulative pro-rata share of what the customer paid (after
-/// what was already refunded); without a receipt: the catalog price, like a sale.
-fn line_amount(r: &RefundState, l: &ReturnLine) -> Result<i64, String> {
-    if let Some(rl) = r.receipt_line(l) {
-        return refund_amounts(&rl.line, rl.refunded_qty, l.qty)
-            .map(|(amount, _tax)| amount)
-            .map_err(|e| format!("{}: {e}", l.name));
-    }
-    let Some(p) = &l.product else {
-        return Err(format!("{}: not on the receipt", l.name));
-    };
-    CartLine::from_product(p, l.qty)
-        .and_then(|c| c.amounts())
-        .map(|a| a.line_total_cents)
-        .map_err(|e| format!("{}: {e}", l.name))
-}
-
-/// What the customer gets back in `tender`: the lines' total, cash-rounded for cash like a sale.
-pub fn paid_back(r: &RefundState, tender: TenderKind, cash_rounding: i64) -> Result<i64, String> {
-    let total: i64 = amounts(r)?.into_iter().flatten().sum();
-    let rounding = match tender {
-        TenderKind::Cash => {
-            crate::domain::tender::cash_rounding(total, cash_rounding).map_err(|e| e.to_string())?
-        }
-        TenderKind::Card => 0,
-    };
-    Ok(total + rounding)
 }
