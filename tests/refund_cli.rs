@@ -340,3 +340,31 @@ fn the_default_config_documents_the_blind_refund_limit() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_eq!(snapshot(&t), before);
 }
+
+#[test]
+fn an_item_named_by_barcode_fills_that_products_lines_in_order() {
+    let t = Till::new();
+    t.json(&["sell", "--json", "1001", "1003", "1001*2"]);
+    // Barcode of 1001: one from line 1, then from line 3.
+    let r = t.json(&["refund", "1", "4000000010012*2", "--pay", "card", "--json"]);
+    let lines: Vec<(i64, i64)> = r["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["original_line_no"].as_i64().unwrap(),
+                l["qty"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(lines, vec![(1, 1), (3, 1)]);
+    let e = refused(&t, &["refund", "1", "1001*2", "--pay", "card"]);
+    assert!(e.contains("2 sold, 1 already refunded, 2 asked"), "{e}");
+    t.json(&["refund", "1", "1001", "--pay", "card", "--json"]);
+    let e = refused(&t, &["refund", "1", "1001", "--pay", "card"]);
+    assert!(
+        e.contains("line 3 (1001)") && e.contains("2 sold, 2 already refunded, 1 asked"),
+        "{e}"
+    );
+}

@@ -91,6 +91,13 @@ async fn another_tills_sale_refunded_offline_after_a_lookup_books_exactly_once()
         ],
     );
     assert_eq!(r1["original_seq"], Value::Null, "not this till's sale");
+    let not_ours = b.run(false, &["void", &sale_id, "--reason", "x"]);
+    assert_eq!(not_ours.status.code(), Some(2));
+    assert!(
+        support::stderr(&not_ours).contains("another till's"),
+        "{}",
+        support::stderr(&not_ours)
+    );
     assert_eq!(r1["lines"][0]["amount_cents"], 2 * 119);
     assert_eq!(r2["lines"][0]["restock"], false);
     // More than is left (3 - 2) is refused locally, nothing queued.
@@ -230,5 +237,116 @@ async fn two_tills_refunding_the_same_receipt_offline_raise_one_over_refund() {
     assert_eq!(c["status"], "resolved");
     assert_eq!(c["resolution"]["action"], "accept_loss");
     assert_eq!(ledger_mismatches(&stack).await, 0);
+    stack.cleanup().await;
+}
+
+/// The server's canonical forms (its SQL functions) hash the till's refunds and voids, and the
+/// protocol's test vectors, to the same hashes as the till.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_hashes_the_tills_refunds_and_voids_as_the_till_does() {
+    let stack = TestStack::start().await.expect("stack");
+    let t = CliTill::new(&stack, 0);
+    t.json(
+        false,
+        &["sell", "--json", "--pay", "cash:20", "1001*3", "1045"],
+    );
+    t.json(
+        false,
+        &[
+            "refund",
+            "1",
+            "1001*2",
+            "#2",
+            "--pay",
+            "cash",
+            "--no-restock",
+            "--json",
+        ],
+    );
+    t.json(
+        false,
+        &[
+            "refund",
+            "--no-receipt",
+            "1003",
+            "--pay",
+            "card",
+            "--reason",
+            "x",
+            "--json",
+        ],
+    );
+    t.json(false, &["sell", "--json", "--pay", "card", "1001"]);
+    t.json(false, &["void", "4", "--reason", "left", "--json"]);
+    let ops: Vec<(String, String)> = {
+        let conn = rusqlite::Connection::open(t.db()).unwrap();
+        let mut st = conn
+            .prepare("SELECT kind, payload FROM outbox ORDER BY seq")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let db = stack.client().await.expect("db");
+    let mut checked = 0;
+    for (kind, payload) in &ops {
+        let payload: Value = serde_json::from_str(payload).unwrap();
+        let function = match kind.as_str() {
+            "refund" => "kassa_refund_canonical",
+            "void_sale" => "kassa_void_canonical",
+            _ => continue,
+        };
+        let sql = format!(
+            "select encode(sha256(convert_to($1 || E'\\n' || public.{function}($2::text::jsonb), 'UTF8')), 'hex')"
+        );
+        let prev = payload["prev_hash"].as_str().unwrap().to_string();
+        let hash: String = db
+            .query_one(&sql, &[&prev, &payload.to_string()])
+            .await
+            .expect(&sql)
+            .get(0);
+        assert_eq!(
+            hash,
+            payload["hash"].as_str().unwrap(),
+            "{function} of {payload}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 3);
+    let zeros = "0".repeat(64);
+    let vectors = [
+        (
+            "kassa_refund_canonical",
+            serde_json::json!({"refund_id": "0193a5b0-0000-7000-8000-0000000000a1",
+                "created_at": "2026-11-28T18:00:00.000Z", "currency": "EUR",
+                "original_sale_id": "0193a5b0-0000-7000-8000-000000000001", "reason": "wrong size",
+                "total_cents": 238, "tax_cents": 16, "rounding_cents": 0,
+                "lines": [{"line_no": 1, "original_line_no": 2, "sku": "4001", "name": "Milk 1L",
+                           "qty": 2, "amount_cents": 238, "tax_rate_bp": 700, "tax_cents": 16,
+                           "restock": true}],
+                "tenders": [{"kind": "cash", "amount_cents": 238}]}),
+            "299b4589458063684ddc253a87acf0d9ee23c9a9157768c50cda44b44be9dab6",
+        ),
+        (
+            "kassa_void_canonical",
+            serde_json::json!({"void_id": "0193a5b0-0000-7000-8000-0000000000b1",
+                "sale_id": "0193a5b0-0000-7000-8000-000000000001",
+                "created_at": "2026-11-28T17:35:00.000Z", "reason": "customer left",
+                "total_cents": 1234, "tenders": [{"kind": "cash", "amount_cents": 1234}]}),
+            "79cfee65be22c6e6f0bd752e72ded2c9fbd2b1cee02b51431820371908d41e92",
+        ),
+    ];
+    for (function, payload, want) in vectors {
+        let sql = format!(
+            "select encode(sha256(convert_to($1 || E'\\n' || public.{function}($2::text::jsonb), 'UTF8')), 'hex')"
+        );
+        let hash: String = db
+            .query_one(&sql, &[&zeros, &payload.to_string()])
+            .await
+            .expect(&sql)
+            .get(0);
+        assert_eq!(hash, want, "{function}");
+    }
     stack.cleanup().await;
 }

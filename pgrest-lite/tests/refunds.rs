@@ -60,6 +60,12 @@ fn mv(reason: &str, sku: &str, delta: i64) -> (String, String, i64) {
     (reason.to_string(), sku.to_string(), delta)
 }
 
+/// Pushes one op and checks that it applied.
+async fn push_applied(api: &Api, token: &str, op: &Value) {
+    let r = api.push(token, std::slice::from_ref(op)).await;
+    assert_eq!(statuses(&r), ["applied"], "{r:?}");
+}
+
 async fn lookup(api: &Api, token: &str, id: &str) -> Resp {
     api.rpc(Some(token), "kassa_sale_lookup", json!({ "p_sale_id": id }))
         .await
@@ -264,10 +270,7 @@ async fn two_tills_refunding_beyond_the_sale_raise_one_over_refund_each() {
     let mut t2 = Till::new(&stack.devices[1]);
     let mut t3 = Till::new(&stack.devices[2]);
     let sale = t1.sale(&[("1005", 2, 449), ("1006", 1, 89)]);
-    assert_eq!(
-        statuses(&api.push(&t1.token, &[sale.clone()]).await),
-        ["applied"]
-    );
+    push_applied(&api, &t1.token, &sale).await;
 
     // Both tills saw the sale with nothing refunded and refund offline: 2 + 1 of line 1.
     let r2 = t2.refund(Some(&sale), "", &[(Some(1), "1005", 2, 898, true)]);
@@ -279,10 +282,7 @@ async fn two_tills_refunding_beyond_the_sale_raise_one_over_refund_each() {
             (Some(2), "1006", 1, 89, true),
         ],
     );
-    assert_eq!(
-        statuses(&api.push(&t2.token, &[r2.clone()]).await),
-        ["applied"]
-    );
+    push_applied(&api, &t2.token, &r2).await;
     assert_eq!(
         count(
             &db,
@@ -292,10 +292,7 @@ async fn two_tills_refunding_beyond_the_sale_raise_one_over_refund_each() {
         0,
         "2 of 2 is not over"
     );
-    assert_eq!(
-        statuses(&api.push(&t3.token, &[r3.clone()]).await),
-        ["applied"]
-    );
+    push_applied(&api, &t3.token, &r3).await;
     let rows = db
         .query(
             "select id, sale_id::text, line_no, sku, device_id, details from conflicts
@@ -339,12 +336,12 @@ async fn two_tills_refunding_beyond_the_sale_raise_one_over_refund_each() {
     assert_eq!(r[0]["code"], "invalid_resolution");
     let first = t2.resolve(&conflict.to_string(), "accept_loss", None, None);
     let second = t3.resolve(&conflict.to_string(), "follow_up", None, None);
-    let r = api.push(&t2.token, &[first.clone()]).await;
+    let r = api.push(&t2.token, std::slice::from_ref(&first)).await;
     assert_eq!(
         (r[0]["status"].clone(), r[0].get("note")),
         (json!("applied"), None)
     );
-    let r = api.push(&t3.token, &[second.clone()]).await;
+    let r = api.push(&t3.token, std::slice::from_ref(&second)).await;
     assert_eq!(r[0]["status"], "applied");
     assert_eq!(r[0]["note"], "already_resolved");
     let r = api.push(&t3.token, &[second]).await;
@@ -400,15 +397,9 @@ async fn a_refund_of_a_sale_the_server_does_not_have_is_recorded_and_over() {
     let mut other = Till::new(&stack.other_store_device);
     // A sale of the other store, refunded in the demo store: not found there.
     let foreign = other.sale(&[("1007", 1, 79)]);
-    assert_eq!(
-        statuses(&api.push(&other.token, &[foreign.clone()]).await),
-        ["applied"]
-    );
+    push_applied(&api, &other.token, &foreign).await;
     let refund = demo.refund(Some(&foreign), "", &[(Some(1), "1007", 1, 79, true)]);
-    assert_eq!(
-        statuses(&api.push(&demo.token, &[refund.clone()]).await),
-        ["applied"]
-    );
+    push_applied(&api, &demo.token, &refund).await;
     let c = conflicts(&db, stack.store_id, "over_refund").await;
     assert_eq!(c.len(), 1);
     assert_eq!(
@@ -434,20 +425,11 @@ async fn a_void_reverses_the_sale_once_and_only_at_its_till() {
     let mut t2 = Till::new(&stack.devices[1]);
     let sale = t1.sale(&[("1008", 2, 99), ("1009", 1, 349), ("9998", 1, 10)]);
     let other_sale = t2.sale(&[("1008", 1, 99)]);
-    assert_eq!(
-        statuses(&api.push(&t1.token, &[sale.clone()]).await),
-        ["applied"]
-    );
-    assert_eq!(
-        statuses(&api.push(&t2.token, &[other_sale.clone()]).await),
-        ["applied"]
-    );
+    push_applied(&api, &t1.token, &sale).await;
+    push_applied(&api, &t2.token, &other_sale).await;
 
     let void = t1.void(&sale);
-    assert_eq!(
-        statuses(&api.push(&t1.token, &[void.clone()]).await),
-        ["applied"]
-    );
+    push_applied(&api, &t1.token, &void).await;
     assert_eq!(
         movements(&db, &void).await,
         [mv("void", "1008", 2), mv("void", "1009", 1)]
@@ -509,10 +491,7 @@ async fn a_void_reverses_the_sale_once_and_only_at_its_till() {
 
     // A void of a sale that another till partly refunded takes more back than was sold.
     let s2 = t1.sale(&[("1010", 3, 159)]);
-    assert_eq!(
-        statuses(&api.push(&t1.token, &[s2.clone()]).await),
-        ["applied"]
-    );
+    push_applied(&api, &t1.token, &s2).await;
     let part = t2.refund(Some(&s2), "", &[(Some(1), "1010", 1, 159, true)]);
     assert_eq!(statuses(&api.push(&t2.token, &[part]).await), ["applied"]);
     let v2 = t1.void(&s2);
@@ -529,10 +508,7 @@ async fn a_void_reverses_the_sale_once_and_only_at_its_till() {
             sale_id(&s2)
         )
     );
-    assert_eq!(
-        statuses(&api.push(&t1.token, &[v2.clone()]).await),
-        ["applied"]
-    );
+    push_applied(&api, &t1.token, &v2).await;
     let c = conflicts(&db, stack.store_id, "over_refund").await;
     assert_eq!(c.len(), 1);
     assert_eq!(
@@ -667,10 +643,7 @@ async fn sale_lookup_is_scoped_to_the_store() {
     let mut t1 = Till::new(&stack.devices[0]);
     let other = Till::new(&stack.other_store_device);
     let sale = t1.sale(&[("1020", 2, 299), ("9997", 1, 15)]);
-    assert_eq!(
-        statuses(&api.push(&t1.token, &[sale.clone()]).await),
-        ["applied"]
-    );
+    push_applied(&api, &t1.token, &sale).await;
     let id = sale_id(&sale);
     let r = lookup(&api, &stack.devices[2].token, &id).await;
     assert_eq!(r.status, 200);
@@ -824,10 +797,7 @@ async fn concurrent_refunds_of_one_line_raise_exactly_one_over_refund() {
     let rounds = 12;
     for round in 0..rounds {
         let sale = t1.sale(&[("1023", 2, 99), ("1024", 1, 229)]);
-        assert_eq!(
-            statuses(&api.push(&t1.token, &[sale.clone()]).await),
-            ["applied"]
-        );
+        push_applied(&api, &t1.token, &sale).await;
         // Each till also sends sales around its refund, so that the pushes take a while.
         let mut b2: Vec<Value> = (0..20).map(|_| t2.sale(&[("1025", 1, 119)])).collect();
         b2.push(t2.refund(Some(&sale), "", &[(Some(1), "1023", 2, 198, true)]));
@@ -869,5 +839,64 @@ async fn concurrent_refunds_of_one_line_raise_exactly_one_over_refund() {
         .await,
         rounds
     );
+    stack.cleanup().await;
+}
+
+/// A voided sale's line of an unknown sku moved nothing; when a technician later maps it to a
+/// product, the sale's movement and the void's come together: on_hand does not move.
+#[tokio::test]
+async fn mapping_a_line_of_a_voided_sale_moves_no_stock() {
+    let stack = TestStack::start().await.expect("stack");
+    let api = Api::new(&stack);
+    let db = stack.client().await.expect("db");
+    let mut t = Till::new(&stack.devices[0]);
+    let sale = t.sale(&[("1027", 1, 279), ("9996", 2, 50)]);
+    let void = t.void(&sale);
+    assert_eq!(
+        statuses(&api.push(&t.token, &[sale.clone(), void.clone()]).await),
+        ["applied", "applied"]
+    );
+    assert_eq!(movements(&db, &void).await, [mv("void", "1027", 1)]);
+    let c = conflicts(&db, stack.store_id, "unknown_product").await;
+    assert_eq!(c.len(), 1);
+    let map = t.resolve(&c[0].0.to_string(), "map", None, Some("1028"));
+    push_applied(&api, &t.token, &map).await;
+    assert_eq!(
+        movements(&db, &map).await,
+        [
+            mv("unknown_product_mapped", "1028", -2),
+            mv("void", "1028", 2)
+        ]
+    );
+    assert_eq!(on_hand(&db, stack.store_id, "1028").await, 24);
+    assert_eq!(on_hand(&db, stack.store_id, "1027").await, 24);
+    assert!(conflicts(&db, stack.store_id, "oversold").await.is_empty());
+    // A second resolution loses and moves nothing.
+    let again = t.resolve(&c[0].0.to_string(), "map", None, Some("1029"));
+    let r = api.push(&t.token, std::slice::from_ref(&again)).await;
+    assert_eq!(r[0]["note"], "already_resolved");
+    assert_eq!(movements(&db, &again).await, []);
+    stack.cleanup().await;
+}
+
+/// A stock count is a baseline for refunds as for sales: goods that came back before the count
+/// were on the shelf it counted; goods that came back after it add on top.
+#[tokio::test]
+async fn a_count_absorbs_the_refunds_before_it() {
+    let stack = TestStack::start().await.expect("stack");
+    let api = Api::new(&stack);
+    let db = stack.client().await.expect("db");
+    let mut t = Till::new(&stack.devices[1]);
+    let count = t.count_at("1030", 10, &ts(0));
+    let before = t.refund_at(&ts(-60), None, "early", &[(None, "1030", 2, 118, true)]);
+    let after = t.refund_at(&ts(60), None, "late", &[(None, "1030", 3, 177, true)]);
+    let r = api
+        .push(&t.token, &[count, before.clone(), after.clone()])
+        .await;
+    assert_eq!(statuses(&r), ["applied", "applied", "applied"]);
+    assert_eq!(on_hand(&db, stack.store_id, "1030").await, 10 + 3);
+    // Both are in the ledger all the same.
+    assert_eq!(movements(&db, &before).await, [mv("refund", "1030", 2)]);
+    assert_eq!(movements(&db, &after).await, [mv("refund", "1030", 3)]);
     stack.cleanup().await;
 }

@@ -14,7 +14,9 @@
 --                          Refunds and voids themselves always go the per-op way (v1 takes
 --                          only new sales and replays); their replays are kind-agnostic.
 --   kassa_apply_resolution the old one is kassa_apply_resolution_v1; the new one resolves
---                          over_refund conflicts and hands every other kind to v1.
+--                          over_refund conflicts and hands every other kind to v1 (then, when
+--                          a `map` gave a line of a voided sale its product, the void takes
+--                          that product back too).
 
 -- ---------------------------------------------------------------------------------------
 -- The document chain
@@ -97,6 +99,71 @@ end
 $$;
 
 -- ---------------------------------------------------------------------------------------
+-- Shared by refunds and voids
+
+-- The fields a refund and a void have in common, then their tenders (money given back: cash or
+-- card, amounts >= 0): null when well-formed, else the reason.
+create or replace function public.kassa_validate_payback(p jsonb) returns text
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  v_msg text;
+begin
+  if coalesce(jsonb_typeof(p -> 'reason'), 'null') not in ('string', 'null') then return 'reason must be a string'; end if;
+  if coalesce(jsonb_typeof(p -> 'approved_by'), 'null') not in ('string', 'null') then return 'approved_by must be a string'; end if;
+  if coalesce(p ->> 'prev_hash', '') !~ '^[0-9a-f]{64}$' then return 'prev_hash must be 64 lowercase hex digits'; end if;
+  if coalesce(p ->> 'hash', '') !~ '^[0-9a-f]{64}$' then return 'hash must be 64 lowercase hex digits'; end if;
+  if jsonb_typeof(p -> 'tenders') is distinct from 'array' then return 'tenders must be an array'; end if;
+  select format('tender %s: %s', i, m) into v_msg
+  from (
+    select i, case
+      when jsonb_typeof(t) <> 'object' then 'must be an object'
+      when coalesce(t ->> 'kind', '') not in ('cash', 'card') then 'kind must be cash or card'
+      when not public.kassa_is_int(t -> 'amount_cents') or (t ->> 'amount_cents')::bigint < 0 then
+        'amount_cents must be an integer >= 0'
+    end as m
+    from jsonb_array_elements(p -> 'tenders') with ordinality as x(t, i)
+  ) v
+  where m is not null
+  order by i
+  limit 1;
+  return v_msg;
+end
+$$;
+
+-- What the refunds of a store took back from a sale line (a void takes the rest: see callers).
+-- SQL without `set`, so that it is inlined.
+create or replace function public.kassa_refunded_qty(p_store uuid, p_sale uuid, p_line integer)
+returns bigint
+language sql stable
+as $$
+  select coalesce(sum(o.qty), 0)::bigint from public.refund_lines o
+   where o.original_sale_id = p_sale and o.original_line_no = p_line and o.store_id = p_store
+$$;
+
+-- Adds a document's stock movements to the levels: per product the net delta, unless the
+-- document is at or before the product's baseline (a count at or after it already saw it).
+create or replace function public.kassa_add_to_levels(p_store uuid, p_event timestamptz,
+                                                      p_products uuid[], p_deltas bigint[])
+returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+  insert into public.stock_levels as s (store_id, product_id, on_hand)
+  select p_store, x.product_id, sum(x.delta)
+    from unnest(p_products, p_deltas) as x(product_id, delta)
+   group by x.product_id
+  having sum(x.delta) <> 0
+   order by x.product_id
+  on conflict (store_id, product_id) do update
+    set on_hand = s.on_hand + excluded.on_hand
+    where s.baseline_at is null or s.baseline_at < p_event;
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------
 -- Refunds: validation, canonical form, apply
 
 -- Returns null when the refund payload is well-formed, else the reason.
@@ -118,11 +185,11 @@ begin
     return 'original_sale_id must be a uuid or null';
   end if;
   v_blind := coalesce(jsonb_typeof(p -> 'original_sale_id'), 'null') = 'null';
-  if coalesce(jsonb_typeof(p -> 'reason'), 'null') not in ('string', 'null') then return 'reason must be a string'; end if;
+  v_msg := public.kassa_validate_payback(p);
+  if v_msg is not null then return v_msg; end if;
   if v_blind and coalesce(p ->> 'reason', '') = '' then
     return 'a refund without a receipt needs a reason';
   end if;
-  if coalesce(jsonb_typeof(p -> 'approved_by'), 'null') not in ('string', 'null') then return 'approved_by must be a string'; end if;
   if not public.kassa_is_int(p -> 'total_cents') or (p ->> 'total_cents')::bigint < 0 then
     return 'total_cents must be an integer >= 0';
   end if;
@@ -132,8 +199,6 @@ begin
   if coalesce(jsonb_typeof(p -> 'rounding_cents'), 'null') <> 'null' and not public.kassa_is_int(p -> 'rounding_cents') then
     return 'rounding_cents must be an integer';
   end if;
-  if coalesce(p ->> 'prev_hash', '') !~ '^[0-9a-f]{64}$' then return 'prev_hash must be 64 lowercase hex digits'; end if;
-  if coalesce(p ->> 'hash', '') !~ '^[0-9a-f]{64}$' then return 'hash must be 64 lowercase hex digits'; end if;
   if jsonb_typeof(p -> 'lines') is distinct from 'array' or jsonb_array_length(p -> 'lines') = 0 then
     return 'lines must be a non-empty array';
   end if;
@@ -178,22 +243,6 @@ begin
   from (select (l ->> 'original_line_no')::bigint as n from jsonb_array_elements(p -> 'lines') l) x
   where n is not null
   group by n having count(*) > 1
-  limit 1;
-  if v_msg is not null then return v_msg; end if;
-
-  if jsonb_typeof(p -> 'tenders') is distinct from 'array' then return 'tenders must be an array'; end if;
-  select format('tender %s: %s', i, m) into v_msg
-  from (
-    select i, case
-      when jsonb_typeof(t) <> 'object' then 'must be an object'
-      when coalesce(t ->> 'kind', '') not in ('cash', 'card') then 'kind must be cash or card'
-      when not public.kassa_is_int(t -> 'amount_cents') or (t ->> 'amount_cents')::bigint < 0 then
-        'amount_cents must be an integer >= 0'
-    end as m
-    from jsonb_array_elements(p -> 'tenders') with ordinality as x(t, i)
-  ) v
-  where m is not null
-  order by i
   limit 1;
   if v_msg is not null then return v_msg; end if;
 
@@ -247,6 +296,7 @@ declare
   v_orig uuid;
   v_event timestamptz;
   v_voided boolean;
+  v_done text;
 begin
   v_err := public.kassa_validate_refund(p);
   if v_err is not null then
@@ -289,8 +339,6 @@ begin
 
   -- The goods come back (+qty, `refund`); a damaged one is written off at the same moment
   -- (-qty, `write_off`). Unknown skus move nothing.
-  -- The levels move by the net delta per product, unless the refund is at or before the
-  -- product's baseline (a count after it already saw the goods).
   with moved as (
     insert into public.stock_movements (store_id, product_id, delta, reason, op_id, device_id, refund_id,
                                         line_no, device_time, skew_ms, event_time)
@@ -302,13 +350,8 @@ begin
     order by l.line_no, m.ord
     returning product_id, delta
   )
-  insert into public.stock_levels as s (store_id, product_id, on_hand)
-  select p_store, moved.product_id, sum(moved.delta) from moved
-   group by moved.product_id having sum(moved.delta) <> 0
-   order by moved.product_id
-  on conflict (store_id, product_id) do update
-    set on_hand = s.on_hand + excluded.on_hand
-    where s.baseline_at is null or s.baseline_at < v_event;
+  select public.kassa_add_to_levels(p_store, v_event, array_agg(moved.product_id), array_agg(moved.delta))
+    into v_done from moved;
 
   -- over_refund: per original line, everything refunded (all refunds of the store, this one
   -- included, and the whole line if the sale is voided) against what was sold.
@@ -322,9 +365,7 @@ begin
     from (
       select l.line_no, l.original_line_no, l.product_id, l.sku, l.qty, l.amount_cents,
              coalesce(sl.qty, 0) as sold,
-             (select sum(o.qty) from public.refund_lines o
-               where o.original_sale_id = v_orig and o.original_line_no = l.original_line_no
-                 and o.store_id = p_store)
+             public.kassa_refunded_qty(p_store, v_orig, l.original_line_no)
              + case when v_voided then coalesce(sl.qty, 0) else 0 end as refunded
       from public.refund_lines l
       left join public.sale_lines sl on sl.sale_id = v_orig and sl.line_no = l.original_line_no
@@ -355,25 +396,8 @@ begin
   if jsonb_typeof(p -> 'created_at') is distinct from 'string' or public.kassa_ts(p ->> 'created_at') is null then
     return 'created_at must be an RFC 3339 timestamp';
   end if;
-  if coalesce(jsonb_typeof(p -> 'reason'), 'null') not in ('string', 'null') then return 'reason must be a string'; end if;
-  if coalesce(jsonb_typeof(p -> 'approved_by'), 'null') not in ('string', 'null') then return 'approved_by must be a string'; end if;
   if not public.kassa_is_int(p -> 'total_cents') then return 'total_cents must be an integer'; end if;
-  if coalesce(p ->> 'prev_hash', '') !~ '^[0-9a-f]{64}$' then return 'prev_hash must be 64 lowercase hex digits'; end if;
-  if coalesce(p ->> 'hash', '') !~ '^[0-9a-f]{64}$' then return 'hash must be 64 lowercase hex digits'; end if;
-  if jsonb_typeof(p -> 'tenders') is distinct from 'array' then return 'tenders must be an array'; end if;
-  select format('tender %s: %s', i, m) into v_msg
-  from (
-    select i, case
-      when jsonb_typeof(t) <> 'object' then 'must be an object'
-      when coalesce(t ->> 'kind', '') not in ('cash', 'card') then 'kind must be cash or card'
-      when not public.kassa_is_int(t -> 'amount_cents') or (t ->> 'amount_cents')::bigint < 0 then
-        'amount_cents must be an integer >= 0'
-    end as m
-    from jsonb_array_elements(p -> 'tenders') with ordinality as x(t, i)
-  ) v
-  where m is not null
-  order by i
-  limit 1;
+  v_msg := public.kassa_validate_payback(p);
   if v_msg is not null then return v_msg; end if;
   if (p ->> 'total_cents')::bigint
      <> coalesce((select sum((t ->> 'amount_cents')::bigint) from jsonb_array_elements(p -> 'tenders') t), 0) then
@@ -409,6 +433,7 @@ declare
   v_sale public.sales%rowtype;
   v_other uuid;
   v_event timestamptz;
+  v_done text;
 begin
   v_err := public.kassa_validate_void(p);
   if v_err is not null then
@@ -463,13 +488,8 @@ begin
     order by l.line_no
     returning product_id, delta
   )
-  insert into public.stock_levels as s (store_id, product_id, on_hand)
-  select p_store, moved.product_id, sum(moved.delta) from moved
-   group by moved.product_id
-   order by moved.product_id
-  on conflict (store_id, product_id) do update
-    set on_hand = s.on_hand + excluded.on_hand
-    where s.baseline_at is null or s.baseline_at < v_event;
+  select public.kassa_add_to_levels(p_store, v_event, array_agg(moved.product_id), array_agg(moved.delta))
+    into v_done from moved;
 
   -- The void takes back every line in full: a line that refunds already took from is over.
   insert into public.conflicts (store_id, kind, product_id, sku, sale_id, line_no, device_id, op_id, details)
@@ -479,9 +499,7 @@ begin
                             'refunded_qty', x.refunded + x.qty, 'this_refund_qty', x.qty,
                             'excess_qty', least(x.qty, x.refunded), 'amount_cents', x.line_total_cents)
   from (
-    select l.*, coalesce((select sum(o.qty) from public.refund_lines o
-                           where o.original_sale_id = v_sale.id and o.original_line_no = l.line_no
-                             and o.store_id = p_store), 0) as refunded
+    select l.*, public.kassa_refunded_qty(p_store, v_sale.id, l.line_no) as refunded
     from public.sale_lines l
     where l.sale_id = v_sale.id
   ) x
@@ -508,14 +526,30 @@ declare
   v_action text := p ->> 'action';
   v_excess bigint;
   v_this bigint;
+  r jsonb;
+  v_void public.sale_voids%rowtype;
+  v_line public.sale_lines%rowtype;
 begin
   if public.kassa_is_uuid(p ->> 'conflict_id') then
     select * into c from public.conflicts x
-     where x.id = (p ->> 'conflict_id')::uuid and x.store_id = p_store and x.kind = 'over_refund'
+     where x.id = (p ->> 'conflict_id')::uuid and x.store_id = p_store
      for update;
   end if;
-  if c.id is null then
-    return public.kassa_apply_resolution_v1(p_device, p_store, p_op_id, p_at, p);
+  if c.id is null or c.kind <> 'over_refund' then
+    r := public.kassa_apply_resolution_v1(p_device, p_store, p_op_id, p_at, p);
+    if c.kind = 'unknown_product' and v_action = 'map' and c.status = 'open'
+       and r ->> 'status' = 'applied' then
+      select * into v_void from public.sale_voids v where v.sale_id = c.sale_id;
+      if found then
+        select * into v_line from public.sale_lines l where l.sale_id = c.sale_id and l.line_no = c.line_no;
+        insert into public.stock_movements (store_id, product_id, delta, reason, op_id, device_id, sale_id,
+                                            line_no, void_id, conflict_id, event_time)
+        values (p_store, v_line.mapped_product_id, v_line.qty, 'void', p_op_id, p_device, c.sale_id,
+                c.line_no, v_void.id, c.id, v_void.event_time);
+        perform public.kassa_recompute_level(p_store, v_line.mapped_product_id);
+      end if;
+    end if;
+    return r;
   end if;
   -- The checks of kassa_apply_resolution_v1, in its order.
   if jsonb_typeof(p -> 'action') is distinct from 'string' then
@@ -681,9 +715,7 @@ begin
                       'price_includes_tax', l.price_includes_tax,
                       'line_total_cents', l.line_total_cents, 'tax_cents', l.tax_cents,
                       'refunded_qty',
-                        coalesce((select sum(o.qty) from public.refund_lines o
-                                   where o.original_sale_id = s.id and o.original_line_no = l.line_no
-                                     and o.store_id = v_store), 0)
+                        public.kassa_refunded_qty(v_store, s.id, l.line_no)
                         + case when v_voided then l.qty else 0 end)
                     order by l.line_no)
                from public.sale_lines l where l.sale_id = s.id), '[]'::jsonb),

@@ -385,13 +385,31 @@ impl Till {
         reason: &str,
         lines: &[RefundLine],
     ) -> Value {
+        self.refund_at(&ts(0), original, reason, lines)
+    }
+
+    /// [`Till::refund`] made at `created_at` (the till's clock).
+    pub fn refund_at(
+        &mut self,
+        created_at: &str,
+        original: Option<&Value>,
+        reason: &str,
+        lines: &[RefundLine],
+    ) -> Value {
         let orig = original.map(|op| {
             op["payload"]["sale_id"]
                 .as_str()
                 .and_then(|s| s.parse::<Uuid>().ok())
                 .expect("sale_id")
         });
-        let p = refund_payload(Uuid::new_v4(), &ts(0), orig, reason, lines, &self.prev_hash);
+        let p = refund_payload(
+            Uuid::new_v4(),
+            created_at,
+            orig,
+            reason,
+            lines,
+            &self.prev_hash,
+        );
         self.prev_hash = p["hash"].as_str().expect("hash").to_string();
         self.op("refund", p)
     }
