@@ -1,13 +1,15 @@
-//! Durable commit time of a 3-line sale vs a bare one-row SQLite insert with the same
-//! durability settings (WAL, synchronous=FULL), measured interleaved in the same run.
+//! Durable commit time of a 3-line sale and of a 3-line refund (of that sale) vs a bare one-row
+//! SQLite insert with the same durability settings (WAL, synchronous=FULL), measured
+//! interleaved in the same run.
 //!
 //! `cargo bench --bench commit [-- N]` prints p50/p99 for both and the ratios.
-//! Target (issue 2): sale p50 within 1.5x of the bare insert.
+//! Targets: sale p50 (issue 2) and refund p50 (issue 10) within 1.5x of the bare insert.
 
 use std::time::{Duration, Instant};
 
 use kassa::domain::tender::settle;
-use kassa::domain::{Cart, Currency, Payment};
+use kassa::domain::{Cart, Currency, Payment, ReceiptRef, RefundPolicy, TenderKind};
+use kassa::store::RefundItems;
 use kassa::store::{Db, StoreHandle, StoreOptions};
 
 #[path = "support/figure.rs"]
@@ -55,6 +57,11 @@ fn main() {
         settle(total, Payment::Cash { given: Some(5000) }, 0, Currency::EUR).expect("settle");
 
     let (mut t_bare, mut t_sale, mut t_handle) = (Vec::new(), Vec::new(), Vec::new());
+    let mut t_refund = Vec::new();
+    let policy = RefundPolicy {
+        cash_rounding: 0,
+        blind_max_cents: 0,
+    };
     for i in 0..(n + 20) {
         let t0 = Instant::now();
         bare.execute(
@@ -65,9 +72,22 @@ fn main() {
         let d_bare = t0.elapsed();
 
         let t0 = Instant::now();
-        db.commit_sale(&cart, &settlement, chrono::Utc::now())
+        let sale = db
+            .commit_sale(&cart, &settlement, chrono::Utc::now())
             .expect("commit");
         let d_sale = t0.elapsed();
+
+        let t0 = Instant::now();
+        db.commit_refund(
+            &ReceiptRef::Seq(sale.seq),
+            &RefundItems::All { restock: true },
+            TenderKind::Cash,
+            "bench",
+            &policy,
+            chrono::Utc::now(),
+        )
+        .expect("refund");
+        let d_refund = t0.elapsed();
 
         let (c, s) = (cart.clone(), settlement.clone());
         let t0 = Instant::now();
@@ -79,6 +99,7 @@ fn main() {
         if i >= 20 {
             t_bare.push(d_bare);
             t_sale.push(d_sale);
+            t_refund.push(d_refund);
             t_handle.push(d_handle);
         }
     }
@@ -89,6 +110,11 @@ fn main() {
             "3-line sale commit (Db)",
             pct(&mut t_sale, 0.5),
             pct(&mut t_sale, 0.99),
+        ),
+        (
+            "3-line refund commit (Db)",
+            pct(&mut t_refund, 0.5),
+            pct(&mut t_refund, 0.99),
         ),
         (
             "3-line sale via store worker",
@@ -110,8 +136,9 @@ fn main() {
             micros(p99) / micros(b99)
         );
     }
-    println!("target: sale p50 <= 1.5x baseline p50");
+    println!("target: sale and refund p50 <= 1.5x baseline p50");
     let (s50, s99) = (rows[1].1, rows[1].2);
+    let (r50, r99) = (rows[2].1, rows[2].2);
     for (what, v, b, target, met) in [
         (
             "durable commit of a 3-line sale, p50",
@@ -123,6 +150,20 @@ fn main() {
         (
             "durable commit of a 3-line sale, p99",
             s99,
+            b99,
+            "(reported)",
+            None,
+        ),
+        (
+            "durable commit of a 3-line refund, p50",
+            r50,
+            b50,
+            "<= 1.5x baseline",
+            Some(micros(r50) <= 1.5 * micros(b50)),
+        ),
+        (
+            "durable commit of a 3-line refund, p99",
+            r99,
             b99,
             "(reported)",
             None,

@@ -1,8 +1,10 @@
 //! Configuration: TOML in the XDG config dir, overridden by environment variables, then flags.
 //!
 //! Order of precedence, lowest first: built-in defaults, the config file (`--config`,
-//! `KASSA_CONFIG`, or `$XDG_CONFIG_HOME/kassa/config.toml`), environment variables, flags.
-//! A file sets only what it names; everything else keeps its default.
+//! `KASSA_CONFIG`, or `$XDG_CONFIG_HOME/kassa/config.toml`, or, when that does not exist, the
+//! system-wide `/etc/kassa/config.toml` that the Debian package installs), environment
+//! variables, flags. One file is read, never two; it sets only what it names; everything else
+//! keeps its default.
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +14,8 @@ use crate::domain::Currency;
 
 /// The default config, with comments: what `kassa --print-default-config` prints.
 pub const DEFAULT_CONFIG: &str = r#"# kassa configuration. Every key is optional; this file shows the defaults.
-# Location: $XDG_CONFIG_HOME/kassa/config.toml, or --config FILE, or KASSA_CONFIG.
+# Location: --config FILE, or KASSA_CONFIG, or $XDG_CONFIG_HOME/kassa/config.toml, or (when
+# that does not exist) the system-wide /etc/kassa/config.toml.
 
 # ISO 4217 code of the store's currency (EUR, USD, GBP, CHF, JPY, BHD).
 currency = "EUR"
@@ -42,7 +45,21 @@ heartbeat_interval_s = 10
 # Most operations and bytes sent in one push.
 batch_max_ops = 500
 batch_max_bytes = 2000000
+
+[backup]
+# Automatic backups (one is taken beside the database before each schema migration): how many
+# to keep, newest first (1-100).
+keep = 3
+
+# Refunds. Cash refunds are cash-rounded like cash sales (cash_rounding above).
+[refunds]
+# Most a refund without a receipt may pay back, in minor units (5000 = 50.00 in EUR);
+# 0 = refunds without a receipt are not allowed.
+blind_max_cents = 5000
 "#;
+
+/// The system-wide config, read when no user config exists (installed by the Debian package).
+pub const SYSTEM_CONFIG_PATH: &str = "/etc/kassa/config.toml";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -52,6 +69,37 @@ pub struct Config {
     pub database: Option<PathBuf>,
     pub remote: RemoteConfig,
     pub sync: SyncConfig,
+    pub backup: BackupConfig,
+    pub refunds: RefundsConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// How many automatic (pre-migration) backups are kept beside the database.
+    pub keep: usize,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig { keep: 3 }
+    }
+}
+
+/// `[refunds]`: limits of refunding at this till.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RefundsConfig {
+    /// Most a refund without a receipt may pay back, in minor units.
+    pub blind_max_cents: i64,
+}
+
+impl Default for RefundsConfig {
+    fn default() -> Self {
+        RefundsConfig {
+            blind_max_cents: 5000,
+        }
+    }
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -98,6 +146,8 @@ impl Default for Config {
             database: None,
             remote: RemoteConfig::default(),
             sync: SyncConfig::default(),
+            backup: BackupConfig::default(),
+            refunds: RefundsConfig::default(),
         }
     }
 }
@@ -158,25 +208,46 @@ impl Config {
     }
 
     /// Loads the file (if `explicit` is given it must exist; the default location may be
-    /// absent), then applies environment overrides from `env`.
+    /// absent, and then the system-wide one is read if it exists), then applies environment
+    /// overrides from `env`.
     pub fn load(
         explicit: Option<&Path>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<(Config, Option<PathBuf>), ConfigError> {
-        let (path, required) = match explicit {
-            Some(p) => (Some(p.to_path_buf()), true),
+        Config::load_from(
+            explicit,
+            env,
+            default_config_path(),
+            Path::new(SYSTEM_CONFIG_PATH),
+        )
+    }
+
+    /// [`Config::load`] with the user and system-wide locations given (for tests).
+    pub fn load_from(
+        explicit: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+        user: Option<PathBuf>,
+        system: &Path,
+    ) -> Result<(Config, Option<PathBuf>), ConfigError> {
+        let candidates: Vec<(PathBuf, bool)> = match explicit {
+            Some(p) => vec![(p.to_path_buf(), true)],
             None => match env("KASSA_CONFIG") {
-                Some(p) => (Some(PathBuf::from(p)), true),
-                None => (default_config_path(), false),
+                Some(p) => vec![(PathBuf::from(p), true)],
+                None => user
+                    .into_iter()
+                    .chain(Some(system.to_path_buf()))
+                    .map(|p| (p, false))
+                    .collect(),
             },
         };
         let mut cfg = Config::default();
         let mut used = None;
-        if let Some(path) = path {
+        for (path, required) in candidates {
             match std::fs::read_to_string(&path) {
                 Ok(text) => {
                     cfg = Config::from_toml(&text, &path)?;
                     used = Some(path);
+                    break;
                 }
                 Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(source) => return Err(ConfigError::Read { path, source }),
@@ -210,6 +281,12 @@ impl Config {
                 "cash_rounding must be between 0 and 1000".into(),
             ));
         }
+        if !(0..=crate::domain::MAX_UNIT_PRICE).contains(&self.refunds.blind_max_cents) {
+            return Err(ConfigError::Invalid(format!(
+                "refunds.blind_max_cents must be between 0 and {}",
+                crate::domain::MAX_UNIT_PRICE
+            )));
+        }
         if self.sync.batch_max_ops == 0 || self.sync.batch_max_ops > 1000 {
             return Err(ConfigError::Invalid(
                 "sync.batch_max_ops must be between 1 and 1000".into(),
@@ -218,6 +295,11 @@ impl Config {
         if self.sync.heartbeat_interval_s == 0 {
             return Err(ConfigError::Invalid(
                 "sync.heartbeat_interval_s must be at least 1".into(),
+            ));
+        }
+        if !(1..=100).contains(&self.backup.keep) {
+            return Err(ConfigError::Invalid(
+                "backup.keep must be between 1 and 100".into(),
             ));
         }
         if let Some(url) = &self.remote.url {
@@ -232,6 +314,14 @@ impl Config {
 
     pub fn currency(&self) -> Currency {
         Currency::from_code(&self.currency).unwrap_or(Currency::EUR)
+    }
+
+    /// The refund limits this config sets (`cash_rounding`, `refunds.blind_max_cents`).
+    pub fn refund_policy(&self) -> crate::domain::RefundPolicy {
+        crate::domain::RefundPolicy {
+            cash_rounding: self.cash_rounding,
+            blind_max_cents: self.refunds.blind_max_cents,
+        }
     }
 
     /// The database path: flag, else `KASSA_DB`/config, else the XDG data dir.
@@ -278,6 +368,19 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_system_config_is_the_default_with_the_database_in_var_lib() {
+        let text = include_str!("../assets/deb/config.toml");
+        let cfg = Config::from_toml(text, Path::new(SYSTEM_CONFIG_PATH)).unwrap();
+        assert_eq!(
+            cfg,
+            Config {
+                database: Some(PathBuf::from("/var/lib/kassa/till.db")),
+                ..Config::default()
+            }
+        );
+    }
+
+    #[test]
     fn a_file_overrides_only_what_it_sets() {
         let cfg = Config::from_toml("cash_rounding = 5\n", Path::new("x")).unwrap();
         assert_eq!(cfg.cash_rounding, 5);
@@ -315,6 +418,36 @@ mod tests {
         assert!(cfg.remote.is_configured());
         let dbg = format!("{cfg:?}");
         assert!(!dbg.contains("secret"), "{dbg}");
+    }
+
+    #[test]
+    fn the_system_wide_config_is_read_only_when_no_user_config_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let user = dir.path().join("user.toml");
+        let system = dir.path().join("system.toml");
+        std::fs::write(&system, "cash_rounding = 5\n[backup]\nkeep = 7\n").unwrap();
+        let (cfg, used) = Config::load_from(None, &no_env, Some(user.clone()), &system).unwrap();
+        assert_eq!(used.as_deref(), Some(system.as_path()));
+        assert_eq!((cfg.cash_rounding, cfg.backup.keep), (5, 7));
+        // A user file wins, and is read alone (not merged with the system-wide one).
+        std::fs::write(&user, "currency = \"CHF\"\n").unwrap();
+        let (cfg, used) = Config::load_from(None, &no_env, Some(user.clone()), &system).unwrap();
+        assert_eq!(used.as_deref(), Some(user.as_path()));
+        assert_eq!((cfg.currency.as_str(), cfg.cash_rounding), ("CHF", 0));
+        // KASSA_CONFIG and --config are above both.
+        let explicit = dir.path().join("explicit.toml");
+        std::fs::write(&explicit, "cash_rounding = 10\n").unwrap();
+        let (cfg, _) = Config::load_from(Some(&explicit), &no_env, Some(user), &system).unwrap();
+        assert_eq!(cfg.cash_rounding, 10);
+        // Neither present: defaults.
+        let none = dir.path().join("none.toml");
+        let (cfg, used) = Config::load_from(None, &no_env, Some(none.clone()), &none).unwrap();
+        assert_eq!((cfg, used), (Config::default(), None));
+        let e = Config::from_toml("[backup]\nkeep = 0\n", Path::new("k")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "config: backup.keep must be between 1 and 100"
+        );
     }
 
     #[test]

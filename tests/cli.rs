@@ -165,6 +165,7 @@ fn verify_and_doctor_report_a_healthy_till() {
             "database",
             "catalog",
             "session",
+            "backups",
             "permissions",
             "logs",
             "remote"

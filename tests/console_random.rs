@@ -228,4 +228,31 @@ fn random_keys_never_panic_nor_leave_a_half_written_sale() {
         run.sales_saved > 0,
         "the random walk should complete some sales"
     );
+    // Refunds and voids the walk committed (F10, F4, `v`) are whole documents too.
+    store
+        .call_blocking(|db| {
+            let c = db.conn();
+            let one = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).expect(sql) };
+            assert_eq!(
+                one("SELECT count(*) FROM outbox WHERE kind = 'refund'"),
+                one("SELECT count(*) FROM refunds")
+            );
+            assert_eq!(
+                one("SELECT count(*) FROM refunds r WHERE r.total_cents !=
+                     (SELECT coalesce(sum(amount_cents), 0) FROM refund_lines l
+                      WHERE l.refund_id = r.refund_id)"),
+                0,
+                "a refund whose lines do not add up to its total"
+            );
+            assert_eq!(
+                one("SELECT count(*) FROM outbox WHERE kind = 'void_sale'"),
+                one("SELECT count(*) FROM sale_voids")
+            );
+            eprintln!(
+                "{} refunds, {} voids",
+                one("SELECT count(*) FROM refunds"),
+                one("SELECT count(*) FROM sale_voids")
+            );
+        })
+        .expect("store");
 }

@@ -1,7 +1,7 @@
-//! Three tills sell 1,000 sales through a fault-injecting proxy (drops before and after the
-//! server commits, stalls past the timeout, resets, 5xx/429, garbage bodies) while their sync
-//! engines push: afterwards the server holds every sale exactly once, stock levels equal the
-//! ledger, and every till's queue is empty.
+//! Three tills commit 1,000 documents (sales, and over a fifth refunds and post-voids) through a
+//! fault-injecting proxy (drops before and after the server commits, stalls past the timeout,
+//! resets, 5xx/429, garbage bodies) while their sync engines push: afterwards the server holds
+//! every document exactly once, stock levels equal the ledger, and every till's queue is empty.
 
 mod support;
 #[path = "support/sync_env.rs"]
@@ -17,9 +17,12 @@ use pgrest_lite::testing::TestStack;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use support::fault_proxy::{Fault, FaultProxy};
-use sync_env::{fast_options, sell_on, server_books, wait_for, SyncTill};
+use sync_env::{
+    document_ids, fast_options, random_document, server_books, server_documents, wait_for, Made,
+    SyncTill,
+};
 
-const SALES: usize = 1000;
+const DOCUMENTS: usize = 1000;
 const TILLS: usize = 3;
 const SEED: u64 = 20261128;
 
@@ -60,28 +63,30 @@ async fn three_tills_through_a_faulty_network_land_every_sale_exactly_once() {
     for (d, till) in tills.iter().enumerate() {
         let store = till.store.clone();
         let skus = skus.clone();
-        let n = SALES / TILLS + usize::from(d < SALES % TILLS);
+        let n = DOCUMENTS / TILLS + usize::from(d < DOCUMENTS % TILLS);
         sellers.push(tokio::spawn(async move {
             let mut rng = StdRng::seed_from_u64(SEED * 10 + d as u64);
+            let mut own_sales = Vec::new();
+            let mut made = Vec::with_capacity(n);
             for _ in 0..n {
-                let lines: Vec<(String, i64)> = (0..rng.random_range(1..=3))
-                    .map(|_| {
-                        (
-                            skus[rng.random_range(0..skus.len())].clone(),
-                            rng.random_range(1..=3),
-                        )
-                    })
-                    .collect();
-                sell_on(&store, lines).await;
+                made.push(random_document(&store, &skus, &mut rng, &mut own_sales).await);
                 if rng.random_bool(0.5) {
                     tokio::time::sleep(Duration::from_millis(rng.random_range(1..20))).await;
                 }
             }
+            made
         }));
     }
+    let mut made = Vec::new();
     for s in sellers {
-        s.await.unwrap();
+        made.extend(s.await.unwrap());
     }
+    let returns = made.iter().filter(|m| **m != Made::Sale).count();
+    let sales = made.len() - returns;
+    assert!(
+        returns * 5 >= DOCUMENTS,
+        "refunds and voids are at least 20 % of the documents: {returns}"
+    );
     let sold_in = started.elapsed();
 
     let drained = |limit: Duration| {
@@ -106,7 +111,7 @@ async fn three_tills_through_a_faulty_network_land_every_sale_exactly_once() {
         under_faults = false;
     }
     println!(
-        "campaign: {SALES} sales from {TILLS} tills sold in {:.1} s, all pushed after {:.1} s (under faults: {under_faults}); faults per kind: {:?}",
+        "campaign: {DOCUMENTS} documents ({sales} sales, {returns} refunds and voids) from {TILLS} tills made in {:.1} s, all pushed after {:.1} s (under faults: {under_faults}); faults per kind: {:?}",
         sold_in.as_secs_f64(),
         started.elapsed().as_secs_f64(),
         proxy.stats()
@@ -116,7 +121,9 @@ async fn three_tills_through_a_faulty_network_land_every_sale_exactly_once() {
     }
 
     let books = server_books(&stack).await;
+    let docs = server_documents(&stack).await;
     let mut local: BTreeSet<String> = BTreeSet::new();
+    let (mut refunds, mut voids) = (BTreeSet::new(), BTreeSet::new());
     for t in &tills {
         assert_eq!(t.count(QueueFilter::Pending).await, 0);
         assert_eq!(
@@ -125,10 +132,27 @@ async fn three_tills_through_a_faulty_network_land_every_sale_exactly_once() {
             "nothing quarantined"
         );
         local.extend(t.sale_ids().await);
+        let (r, v) = document_ids(&t.store).await;
+        refunds.extend(r);
+        voids.extend(v);
     }
-    assert_eq!(local.len(), SALES);
-    assert_eq!(books.sales_rows, SALES as i64, "every sale exactly once");
+    assert_eq!(local.len(), sales);
+    assert_eq!(books.sales_rows, sales as i64, "every sale exactly once");
     assert_eq!(books.sale_ids, local);
+    assert_eq!(refunds.len() + voids.len(), returns);
+    assert_eq!(
+        docs.refund_rows,
+        refunds.len() as i64,
+        "every refund exactly once"
+    );
+    assert_eq!(docs.refund_ids, refunds);
+    assert_eq!(
+        docs.void_rows,
+        voids.len() as i64,
+        "every void exactly once"
+    );
+    assert_eq!(docs.void_ids, voids);
+    assert_eq!(docs.movement_mismatches, 0);
     assert!(
         books.ledger_mismatches.is_empty(),
         "{:?}",

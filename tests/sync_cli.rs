@@ -2,76 +2,22 @@
 //! offline and synced (a second till's resolution is "already resolved"), bad input, and
 //! `kill -9` of `kassa sync` at random moments of a push campaign.
 
+#[path = "support/cli_till.rs"]
+mod cli_till;
 mod support;
 #[path = "support/sync_env.rs"]
 mod sync_env;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use cli_till::CliTill;
 use pgrest_lite::testing::TestStack;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
-use sync_env::{server_books, SyncTill};
-
-/// A till directory for the binary, with the remote in its environment (or offline).
-struct CliTill {
-    dir: tempfile::TempDir,
-    url: String,
-    anon_key: String,
-    token: String,
-}
-
-impl CliTill {
-    fn new(stack: &TestStack, device: usize) -> CliTill {
-        CliTill {
-            dir: tempfile::tempdir().unwrap(),
-            url: stack.url.clone(),
-            anon_key: stack.anon_key.clone(),
-            token: stack.devices[device].token.clone(),
-        }
-    }
-
-    fn db(&self) -> std::path::PathBuf {
-        self.dir.path().join("till.db")
-    }
-
-    fn cmd(&self, online: bool) -> Command {
-        self.cmd_on(&self.db(), online)
-    }
-
-    fn cmd_on(&self, db: &Path, online: bool) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_kassa"));
-        c.arg("--db").arg(db);
-        support::isolate(&mut c, self.dir.path());
-        if online {
-            c.env("KASSA_REMOTE_URL", &self.url)
-                .env("KASSA_ANON_KEY", &self.anon_key)
-                .env("KASSA_DEVICE_TOKEN", &self.token);
-        }
-        c
-    }
-
-    fn run(&self, online: bool, args: &[&str]) -> Output {
-        self.cmd(online).args(args).output().expect("run kassa")
-    }
-
-    fn ok(&self, online: bool, args: &[&str]) -> String {
-        let out = self.run(online, args);
-        assert!(
-            out.status.success(),
-            "kassa {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn json(&self, online: bool, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(online, args)).expect("JSON")
-    }
-}
+use sync_env::{document_ids, random_document, server_books, server_documents, Made, SyncTill};
 
 fn queue_len(t: &CliTill) -> usize {
     t.json(false, &["queue", "--json", "--limit", "1000000"])
@@ -348,8 +294,11 @@ async fn killing_kassa_sync_at_random_moments_loses_and_duplicates_nothing() {
     let cli = CliTill::new(&stack, 0);
     let config = write_config(cli.dir.path());
     let mut rng = StdRng::seed_from_u64(99);
-    let skus = ["1001", "1002", "1003", "1004", "1005", "1006"];
-    let mut sold = 0;
+    let skus: Vec<String> = ["1001", "1002", "1003", "1004", "1005", "1006"]
+        .map(String::from)
+        .to_vec();
+    let mut own_sales = Vec::new();
+    let mut made = Vec::new();
     let mut kills = 0;
     for round in 0..12 {
         let mut child = cli
@@ -361,26 +310,26 @@ async fn killing_kassa_sync_at_random_moments_loses_and_duplicates_nothing() {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn kassa sync");
-        // Sell while it pushes, then kill it at a random moment.
+        // Sell, refund and void while it pushes, then kill it at a random moment.
         for _ in 0..60 {
-            let lines: Vec<(&str, i64)> = (0..3)
-                .map(|_| {
-                    (
-                        skus[rng.random_range(0..skus.len())],
-                        rng.random_range(1..=2),
-                    )
-                })
-                .collect();
-            till.sell(&lines).await;
-            sold += 1;
+            made.push(random_document(&till.store, &skus, &mut rng, &mut own_sales).await);
         }
         tokio::time::sleep(Duration::from_millis(rng.random_range(0..300))).await;
         child.kill().expect("kill -9");
         child.wait().expect("reap");
         kills += 1;
         let pending = till.count(kassa::store::QueueFilter::Pending).await;
-        println!("round {round}: killed kassa sync with {pending} of {sold} sales pending");
+        println!(
+            "round {round}: killed kassa sync with {pending} of {} documents pending",
+            made.len()
+        );
     }
+    let sold = made.iter().filter(|m| **m == Made::Sale).count() as i64;
+    let returns = made.len() as i64 - sold;
+    assert!(
+        returns * 5 >= made.len() as i64,
+        "{returns} refunds and voids"
+    );
     let out = cli
         .cmd_on(&till.db_path(), true)
         .arg("--config")
@@ -394,11 +343,18 @@ async fn killing_kassa_sync_at_random_moments_loses_and_duplicates_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
     let books = server_books(&stack).await;
+    let docs = server_documents(&stack).await;
     println!(
-        "kill -9: {kills} kills, {sold} sales, {} on the server",
-        books.sales_rows
+        "kill -9: {kills} kills, {sold} sales and {returns} refunds and voids, {} + {} + {} on the server",
+        books.sales_rows, docs.refund_rows, docs.void_rows
     );
     assert_eq!(books.sales_rows, sold);
+    let (refunds, voids) = document_ids(&till.store).await;
+    assert_eq!(docs.refund_ids, refunds, "every refund exactly once");
+    assert_eq!(docs.refund_rows, refunds.len() as i64);
+    assert_eq!(docs.void_ids, voids, "every void exactly once");
+    assert_eq!(docs.void_rows, voids.len() as i64);
+    assert_eq!(docs.movement_mismatches, 0);
     assert_eq!(books.sale_ids, till.sale_ids().await);
     assert!(books.ledger_mismatches.is_empty());
     assert_eq!(books.movement_mismatches, 0);

@@ -5,8 +5,9 @@
 //! the gateway applies). The same randomised mixed batches from three tills (new sales with
 //! unknown/inactive skus, price mismatches, overrides, oversells, bad hashes, optional fields
 //! left out, malformed ops, replays, op_id and sale_id reuse, ops repeated within a batch,
-//! out-of-order and stale seqs, stock counts before and after sales, resolutions of every
-//! kind) go to both; every result must be equal, op for op, and so must every row of every
+//! out-of-order and stale seqs, stock counts before and after sales, refunds (of any till's
+//! sales, blind, over what was sold, malformed) and voids, resolutions of every kind) go to
+//! both; every result must be equal, op for op, and so must every row of every
 //! table a push writes (generated ids, versions and timestamps aside; product and conflict ids
 //! are mapped between the two databases by sku and by what raised the conflict).
 mod common;
@@ -206,6 +207,104 @@ fn sale_payload_for(t: &mut Tl, g: &mut Gen) -> Value {
     p
 }
 
+/// A refund of one or two lines of a recorded sale (of any till: sometimes more than is left,
+/// so over_refund is raised), a blind one, or a malformed one; or a void of one of this till's
+/// sales (some already voided or rejected: rejected).
+fn refund_or_void(t: &mut Tl, all_sales: &[Value], g: &mut Gen) -> Value {
+    if g.rng.chance(30) && !t.sales.is_empty() {
+        let sale = g.rng.pick(&t.sales).clone();
+        let s = &sale["payload"];
+        let mut total =
+            s["total_cents"].as_i64().unwrap_or(0) + s["rounding_cents"].as_i64().unwrap_or(0);
+        if g.rng.chance(5) {
+            total += 1; // not what the sale took
+        }
+        let mut p = void_payload(
+            Uuid::new_v4(),
+            s["sale_id"].as_str().unwrap_or_default(),
+            &moment(g),
+            total,
+            &t.prev_hash,
+        );
+        if g.rng.chance(5) {
+            p["total_cents"] = json!(total + 7); // bad hash
+        }
+        t.prev_hash = p["hash"].as_str().unwrap_or_default().to_string();
+        return new_op(t, "void_sale", p, g);
+    }
+    let owned: Vec<(Option<i64>, String, i64, i64, bool)>;
+    let original = if all_sales.is_empty() || g.rng.chance(20) {
+        owned = vec![(
+            None,
+            g.prices[g.rng.below(14) as usize].0.clone(),
+            1 + g.rng.below(3) as i64,
+            g.rng.below(500) as i64,
+            g.rng.chance(70),
+        )];
+        None
+    } else {
+        let sale = g.rng.pick(all_sales);
+        let lines = sale["payload"]["lines"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let mut picked = Vec::new();
+        for l in lines {
+            if picked.is_empty() || g.rng.chance(40) {
+                let sold = l["qty"].as_i64().unwrap_or(1).max(1); // (a malformed sale may say 0)
+                let qty = if g.rng.chance(15) {
+                    sold + 1
+                } else {
+                    1 + g.rng.below(sold as u64) as i64
+                };
+                let unit = l["unit_price_cents"].as_i64().unwrap_or(0);
+                picked.push((
+                    l["line_no"].as_i64(),
+                    l["sku"].as_str().unwrap_or_default().to_string(),
+                    qty,
+                    qty * unit,
+                    g.rng.chance(75),
+                ));
+            }
+        }
+        owned = picked;
+        sale["payload"]["sale_id"]
+            .as_str()
+            .and_then(|x| x.parse::<Uuid>().ok())
+    };
+    let lines: Vec<RefundLine> = owned
+        .iter()
+        .map(|(o, sku, q, a, r)| (*o, sku.as_str(), *q, *a, *r))
+        .collect();
+    let reason = if original.is_none() || g.rng.chance(30) {
+        "returned"
+    } else {
+        ""
+    };
+    let mut p = refund_payload(
+        Uuid::new_v4(),
+        &moment(g),
+        original,
+        reason,
+        &lines,
+        &t.prev_hash,
+    );
+    match g.rng.below(25) {
+        0 => p["total_cents"] = json!(p["total_cents"].as_i64().unwrap_or(0) + 1), // bad hash
+        1 => {
+            p["lines"][0]["qty"] = json!(0); // malformed
+            rehash_refund(&mut p);
+        }
+        2 => {
+            p["tenders"] = json!([{"kind": "card", "amount_cents": p["total_cents"]}]);
+            rehash_refund(&mut p);
+        }
+        _ => {}
+    }
+    t.prev_hash = p["hash"].as_str().unwrap_or_default().to_string();
+    new_op(t, "refund", p, g)
+}
+
 /// Malformed ops of several sorts (rejected by both paths, or an error inside the server).
 fn bad_op(t: &mut Tl, g: &mut Gen) -> Value {
     let mut p = sale_payload_for(t, g);
@@ -275,8 +374,18 @@ const DUMPS: &[(&str, &str)] = &[
         line_total_cents, tax_cents from sale_lines"),
     ("sale_tenders", "select sale_id, idx, store_id, kind, amount_cents, change_cents from sale_tenders"),
     ("stock_movements", "select store_id, product_id, delta, reason, op_id, device_id, sale_id, line_no,
-        conflict_id, device_time, skew_ms,
+        conflict_id, refund_id, void_id, device_time, skew_ms,
         case when reason = 'receipt' then null else event_time end as event_time from stock_movements"),
+    ("refunds", "select id, store_id, device_id, op_id, seq, original_sale_id, created_at, skew_ms,
+        event_time, currency, reason, approved_by, total_cents, tax_cents, rounding_cents, prev_hash,
+        hash, chain_ok from refunds"),
+    ("refund_lines", "select * from refund_lines"),
+    ("refund_tenders", "select * from refund_tenders"),
+    ("sale_voids", "select id, store_id, device_id, op_id, seq, sale_id, created_at, skew_ms, event_time,
+        reason, approved_by, total_cents, prev_hash, hash, chain_ok from sale_voids"),
+    ("sale_void_tenders", "select * from sale_void_tenders"),
+    ("refund_losses", "select store_id, conflict_id, sale_id, line_no, refund_id, void_id, product_id,
+        excess_qty, loss_cents from refund_losses"),
     ("stock_levels", "select store_id, product_id, on_hand, baseline_at from stock_levels"),
     ("stock_counts", "select case when source = 'recount' then null else id end as id, store_id,
         product_id, device_id, op_id, counted_qty, counted_at, skew_ms, event_time, expected_qty,
@@ -397,6 +506,7 @@ async fn scenario(seed: u64, batches: usize) {
         })
         .collect();
     let mut results_total = 0usize;
+    let mut all_sales: Vec<Value> = Vec::new();
 
     for batch_no in 0..batches {
         let ti = g.rng.below(3) as usize;
@@ -411,11 +521,13 @@ async fn scenario(seed: u64, batches: usize) {
         let t = &mut tills[ti];
         for _ in 0..n {
             let roll = g.rng.below(100);
-            let op = if roll < 58 {
+            let op = if roll < 50 {
                 let p = sale_payload_for(t, &mut g);
                 let op = new_op(t, "sale", p, &mut g);
                 t.sales.push(op.clone());
                 op
+            } else if roll < 58 {
+                refund_or_void(t, &all_sales, &mut g)
             } else if roll < 66 {
                 let sku = if g.rng.chance(10) {
                     "9990".to_string()
@@ -452,7 +564,13 @@ async fn scenario(seed: u64, batches: usize) {
                     )
                 }
             } else if roll < 74 {
-                let (id, kind) = if open.is_empty() || g.rng.chance(8) {
+                // (over_refund conflicts are rarer than the others: favour them a little)
+                let over: Vec<&(String, String, String)> =
+                    open.iter().filter(|c| c.1 == "over_refund").collect();
+                let (id, kind) = if !over.is_empty() && g.rng.chance(25) {
+                    let (id, kind, _) = (*g.rng.pick(&over)).clone();
+                    (id, kind)
+                } else if open.is_empty() || g.rng.chance(8) {
                     (Uuid::new_v4().to_string(), "oversold".to_string())
                 } else {
                     let (id, kind, _) = g.rng.pick(&open).clone();
@@ -462,6 +580,7 @@ async fn scenario(seed: u64, batches: usize) {
                     "oversold" => &["accept", "recount"],
                     "price_mismatch" => &["accept", "adjust"],
                     "unknown_product" => &["map", "non_stock"],
+                    "over_refund" => &["accept_loss", "follow_up"],
                     _ => &["accept", "reject"],
                 };
                 let action = if g.rng.chance(10) {
@@ -530,6 +649,7 @@ async fn scenario(seed: u64, batches: usize) {
             ops.swap(i, i + 1); // seqs out of order
         }
         t.sent.extend(ops.iter().cloned());
+        all_sales.extend(ops.iter().filter(|op| op["kind"] == "sale").cloned());
 
         // B gets the same ops, with A's conflict ids translated to B's.
         let ops_b: Vec<Value> = ops
@@ -599,12 +719,23 @@ async fn scenario(seed: u64, batches: usize) {
         ("select count(*) from conflicts where kind = 'count_discrepancy'", "count_discrepancy"),
         ("select count(*) from conflicts where status = 'resolved'", "resolutions"),
         ("select count(*) from rejected_ops where code = 'bad_hash'", "bad hashes"),
+        ("select count(*) from refunds where original_sale_id is not null and chain_ok", "chained refunds"),
+        ("select count(*) from refunds where original_sale_id is null", "blind refunds"),
+        ("select count(*) from stock_movements where reason = 'write_off'", "write-offs"),
+        ("select count(*) from sale_voids where chain_ok", "chained voids"),
+        ("select count(*) from conflicts where kind = 'over_refund'", "over_refund"),
+        ("select count(*) from conflicts where kind = 'over_refund' and status = 'resolved'", "over_refund resolutions"),
+        ("select count(*) from rejected_ops where kind in ('refund', 'void_sale')", "rejected refunds and voids"),
+        ("select count(*) from sales s where s.chain_ok and exists (select 1 from refunds r
+           where r.device_id = s.device_id and r.seq = s.seq - 1)", "sales chained to a refund"),
         ("select count(*) from rejected_ops where code = 'op_id_reused'", "op_id reuse"),
         ("select count(*) from rejected_ops where message like 'sale % was already recorded%'", "sale_id reuse"),
         ("select count(*) from stock_movements m join stock_levels s using (store_id, product_id)
            where m.reason = 'sale' and s.baseline_at >= m.event_time", "sales absorbed by a baseline"),
     ] {
-        assert!(n(sql).await > 0, "the scenario produced no {what}");
+        let produced = n(sql).await;
+        eprintln!("seed {seed:#x}: {produced} {what}");
+        assert!(produced > 0, "the scenario produced no {what}");
     }
     a.cleanup().await;
     b.cleanup().await;

@@ -156,6 +156,7 @@ async fn tokens_cannot_act_as_another_device_and_anon_reads_nothing() {
             ("kassa_push", json!({"p_ops": [op.clone()]})),
             ("kassa_heartbeat", json!({"p_status": {}})),
             ("kassa_pull", json!({"p_cursors": {}})),
+            ("kassa_sale_lookup", json!({"p_sale_id": Uuid::new_v4()})),
         ] {
             let r = api.rpc(Some(t), f, body).await;
             assert_eq!(r.status, 403, "{f}: {}", r.body);
@@ -204,12 +205,23 @@ async fn tokens_cannot_act_as_another_device_and_anon_reads_nothing() {
         "stock_levels",
         "conflicts",
         "devices",
+        "refunds",
+        "sale_voids",
+        "refund_losses",
     ] {
         let r = api.get(None, &format!("{table}?select=*")).await;
         assert_eq!(r.status, 401, "{table}");
         assert_eq!(r.body["code"], "42501");
         assert!(r.headers.contains_key("www-authenticate"));
     }
+    let r = api
+        .rpc(
+            None,
+            "kassa_sale_lookup",
+            json!({"p_sale_id": Uuid::new_v4()}),
+        )
+        .await;
+    assert_eq!((r.status, r.body["code"].clone()), (401, json!("42501")));
     for f in ["kassa_push", "kassa_heartbeat", "kassa_pull"] {
         let r = api.rpc(None, f, json!({"p_ops": []})).await;
         assert!(r.status == 401 || r.status == 404, "{f}: {}", r.status);
@@ -221,5 +233,93 @@ async fn tokens_cannot_act_as_another_device_and_anon_reads_nothing() {
     }
     let r = api.rpc(None, "kassa_push", json!({"p_ops": []})).await;
     assert_eq!(r.status, 401);
+    stack.cleanup().await;
+}
+
+/// The tables of returns and voids (issue 10) follow the same rules: each device reads its own
+/// store's rows only, and nobody writes them but the RPCs.
+#[tokio::test]
+async fn refunds_voids_and_losses_are_visible_only_to_their_store() {
+    let stack = TestStack::start().await.expect("stack");
+    let api = Api::new(&stack);
+    let db = stack.client().await.expect("db");
+    let (demo_s, other_s) = (stack.store_id.to_string(), stack.other_store_id.to_string());
+    // In each store: a sale refunded twice over (an over_refund, accepted as a loss), a
+    // blind refund written off, and a voided sale.
+    for d in [&stack.devices[0], &stack.other_store_device] {
+        let mut t = Till::new(d);
+        let sale = t.sale(&[("1001", 1, 119)]);
+        let voided = t.sale(&[("1002", 1, 109)]);
+        let ops = vec![
+            sale.clone(),
+            t.refund(Some(&sale), "", &[(Some(1), "1001", 1, 119, true)]),
+            t.refund(Some(&sale), "", &[(Some(1), "1001", 1, 119, true)]),
+            t.refund(None, "no receipt", &[(None, "1003", 1, 239, false)]),
+            voided.clone(),
+            t.void(&voided),
+        ];
+        let r = api.push(&t.token, &ops).await;
+        assert!(statuses(&r).iter().all(|s| s == "applied"), "{r:?}");
+        let c = conflicts(&db, d.store_id, "over_refund").await;
+        assert_eq!(c.len(), 1);
+        let resolve = t.resolve(&c[0].0.to_string(), "accept_loss", None, None);
+        let r = api.push(&t.token, &[resolve]).await;
+        assert_eq!(statuses(&r), ["applied"]);
+    }
+    let demo = &stack.devices[0].token;
+    let other = &stack.other_store_device.token;
+    for table in [
+        "refunds",
+        "refund_lines",
+        "refund_tenders",
+        "sale_voids",
+        "sale_void_tenders",
+        "refund_losses",
+        "conflicts",
+        "stock_movements",
+    ] {
+        for (token, own, foreign) in [(demo, &demo_s, &other_s), (other, &other_s, &demo_s)] {
+            let r = api
+                .get(Some(token), &format!("{table}?select=store_id"))
+                .await;
+            assert_eq!(r.status, 200, "{table}: {}", r.body);
+            assert_eq!(stores_of(&r.body), vec![own.as_str()], "{table}");
+            let r = api
+                .get(
+                    Some(token),
+                    &format!("{table}?select=store_id&store_id=eq.{foreign}"),
+                )
+                .await;
+            assert_eq!(r.body, json!([]), "{table}");
+        }
+    }
+    // Head office sees both stores.
+    let r = api
+        .get(Some(&stack.service_key), "refund_losses?select=store_id")
+        .await;
+    assert_eq!(stores_of(&r.body).len(), 2);
+    // Direct writes are refused.
+    for (table, row) in [
+        ("refunds", json!({"id": Uuid::new_v4(), "store_id": demo_s})),
+        (
+            "sale_voids",
+            json!({"id": Uuid::new_v4(), "store_id": demo_s}),
+        ),
+        (
+            "refund_losses",
+            json!({"store_id": demo_s, "excess_qty": 1, "loss_cents": 1}),
+        ),
+    ] {
+        let r = api
+            .http
+            .post(format!("{}/rest/v1/{table}", stack.url))
+            .header("apikey", &stack.anon_key)
+            .bearer_auth(demo)
+            .json(&row)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status().as_u16(), 403, "{table}");
+    }
     stack.cleanup().await;
 }

@@ -21,7 +21,8 @@ pub struct ConflictsArgs {
 pub struct ResolveArgs {
     /// The conflict's id (see kassa conflicts).
     pub id: String,
-    /// accept, recount, adjust, map, non_stock or reject (which ones depends on the kind).
+    /// accept, recount, adjust, map, non_stock, reject, accept_loss or follow_up (which ones
+    /// depends on the kind).
     pub action: String,
     /// Counted quantity (recount).
     #[arg(long)]

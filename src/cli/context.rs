@@ -27,25 +27,37 @@ impl Context {
 
     /// Opens the store (its worker thread), creating and seeding the database on first use.
     pub fn open_store(&self) -> Result<StoreHandle, CliError> {
-        StoreHandle::open(&self.db_path, StoreOptions::default())
+        let opts = StoreOptions {
+            migration_backups_kept: self.config.backup.keep,
+            ..StoreOptions::default()
+        };
+        StoreHandle::open(&self.db_path, opts)
             .map_err(|e| CliError::Failed(format!("cannot open {}: {e}", self.db_path.display())))
     }
 
-    /// Logs go to a file in the XDG state dir (stdout belongs to the console and to `--json`).
+    /// Logs go to a file in the XDG state dir (stdout belongs to the console and to `--json`),
+    /// or, under systemd with standard error connected to the journal, to the journal.
     /// Returns the guard that flushes the log on drop; `None` when no log file can be made.
     pub fn init_logging(&self) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+        if super::journal::stderr_is_journal() {
+            return super::journal::init();
+        }
         let dir = state_dir();
         std::fs::create_dir_all(&dir).ok()?;
         let file = tracing_appender::rolling::never(&dir, "kassa.log");
         let (writer, guard) = tracing_appender::non_blocking(file);
-        let filter = tracing_subscriber::EnvFilter::try_from_env("KASSA_LOG")
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
         tracing_subscriber::fmt()
             .with_writer(writer)
             .with_ansi(false)
-            .with_env_filter(filter)
+            .with_env_filter(log_filter())
             .try_init()
             .ok()?;
         Some(guard)
     }
+}
+
+/// The log level: `KASSA_LOG` (an `EnvFilter`), default `info`.
+pub(super) fn log_filter() -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_env("KASSA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::{print_json, CliError, CliResult, Context};
 use crate::config::{default_config_path, state_dir, DEFAULT_CONFIG};
+use crate::store::backup::BackupFile;
 use crate::store::SkippedProduct;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -30,6 +31,9 @@ struct Check {
     skipped_count: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     skipped: Option<Vec<SkippedProduct>>,
+    /// The `backups` check only: the backup files beside the database, newest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backups: Option<Vec<BackupFile>>,
 }
 
 fn check(check: &'static str, verdict: Verdict, detail: impl Into<String>) -> Check {
@@ -39,7 +43,31 @@ fn check(check: &'static str, verdict: Verdict, detail: impl Into<String>) -> Ch
         detail: detail.into(),
         skipped_count: None,
         skipped: None,
+        backups: None,
     }
+}
+
+/// The backups beside the database: the automatic ones (before each schema migration, the
+/// newest `backup.keep` kept) and any left by `kassa restore`.
+fn backups_check(ctx: &Context) -> Check {
+    let files = crate::store::backup::list(&ctx.db_path);
+    let auto = files.iter().filter(|b| b.automatic).count();
+    let detail = match files.first() {
+        None => format!(
+            "no backups beside the database yet (one is taken before each schema migration, the newest {} kept; kassa backup FILE makes one now)",
+            ctx.config.backup.keep
+        ),
+        Some(newest) => format!(
+            "{} beside the database ({auto} automatic, the newest {} kept); newest {} ({} bytes)",
+            files.len(),
+            ctx.config.backup.keep,
+            newest.path.display(),
+            newest.bytes
+        ),
+    };
+    let mut c = check("backups", Verdict::Ok, detail);
+    c.backups = Some(files);
+    c
 }
 
 /// How many skipped products `kassa doctor` lists (the count is always complete).
@@ -295,6 +323,7 @@ pub fn run(ctx: &Context, json: bool) -> CliResult {
         }
         Err(CliError::Closed) => return Err(CliError::Closed),
     }
+    checks.push(backups_check(ctx));
     checks.push(match mode_of(&ctx.db_path) {
         Some(mode) if mode & 0o004 != 0 => check(
             "permissions",
@@ -317,7 +346,13 @@ pub fn run(ctx: &Context, json: bool) -> CliResult {
         ),
     });
     let logs = state_dir();
-    checks.push(if writable_dir(&logs) {
+    checks.push(if super::journal::stderr_is_journal() {
+        check(
+            "logs",
+            Verdict::Ok,
+            "standard error is the systemd journal: logs go there",
+        )
+    } else if writable_dir(&logs) {
         check(
             "logs",
             Verdict::Ok,

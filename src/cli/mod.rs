@@ -13,6 +13,7 @@ macro_rules! outln {
     };
 }
 
+mod backup;
 mod catalog;
 mod conflicts;
 mod console;
@@ -20,8 +21,12 @@ mod context;
 mod device_user;
 mod doctor;
 mod enroll;
+mod journal;
+mod lookup;
 mod queue;
+mod refund;
 mod report;
+mod sales;
 mod sell;
 mod status;
 mod sync;
@@ -59,6 +64,12 @@ pub enum Command {
     Console(console::ConsoleArgs),
     /// Ring up and commit one sale: ITEM is a SKU or barcode, optionally ITEM*QTY.
     Sell(sell::SellArgs),
+    /// Refund against a receipt (RECEIPT [ITEM*QTY ...]) or without one (--no-receipt).
+    Refund(refund::RefundArgs),
+    /// Void a sale of this till made today (the whole sale is reversed).
+    Void(refund::VoidArgs),
+    /// Find a receipt: this till's sales of a day; --lookup asks the server for another till's.
+    Sales(sales::SalesArgs),
     /// List the outbox (queued operations), newest first.
     Queue(queue::QueueArgs),
     /// Queue, sync and conflict state in one view.
@@ -67,7 +78,7 @@ pub enum Command {
     Catalog(catalog::CatalogArgs),
     /// Reports: `report z` is the end-of-day total by tender and tax rate.
     Report(report::ReportArgs),
-    /// Check the hash chain of all sales and the database's integrity.
+    /// Check the hash chain of all sales, refunds and voids and the database's integrity.
     Verify(JsonFlag),
     /// Check config, database, file permissions and the remote, each with a verdict.
     Doctor(JsonFlag),
@@ -85,6 +96,10 @@ pub enum Command {
     Enroll(enroll::EnrollArgs),
     /// The store owner's side: create or revoke a till's Supabase Auth user (service key).
     DeviceUser(device_user::DeviceUserArgs),
+    /// Write a consistent copy of the database to FILE, while the till keeps selling.
+    Backup(backup::BackupArgs),
+    /// Put a backup in place of the database (refuses to lose ops unless --force).
+    Restore(backup::RestoreArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -198,6 +213,9 @@ fn run(cli: Cli) -> CliResult {
         None => console::run(&ctx, console::ConsoleArgs::default()),
         Some(Command::Console(a)) => console::run(&ctx, a),
         Some(Command::Sell(a)) => sell::run(&ctx, a),
+        Some(Command::Refund(a)) => refund::refund(&ctx, a),
+        Some(Command::Void(a)) => refund::void(&ctx, a),
+        Some(Command::Sales(a)) => sales::run(&ctx, a),
         Some(Command::Queue(a)) => queue::run(&ctx, a),
         Some(Command::Status(a)) => status::run(&ctx, a.json),
         Some(Command::Catalog(a)) => catalog::run(&ctx, a),
@@ -211,5 +229,7 @@ fn run(cli: Cli) -> CliResult {
         Some(Command::Count(a)) => conflicts::count(&ctx, a),
         Some(Command::Enroll(a)) => enroll::run(&ctx, a),
         Some(Command::DeviceUser(a)) => device_user::run(&ctx, a),
+        Some(Command::Backup(a)) => backup::backup(&ctx, a),
+        Some(Command::Restore(a)) => backup::run_restore(&ctx, a),
     }
 }

@@ -25,7 +25,9 @@ pub enum ReportKind {
 }
 
 /// The UTC bounds `[start, end)` of a local calendar day.
-fn day_bounds(day: NaiveDate) -> Result<(chrono::DateTime<Utc>, chrono::DateTime<Utc>), CliError> {
+pub(super) fn day_bounds(
+    day: NaiveDate,
+) -> Result<(chrono::DateTime<Utc>, chrono::DateTime<Utc>), CliError> {
     let bound = |d: NaiveDate| {
         d.and_hms_opt(0, 0, 0)
             .and_then(|t| Local.from_local_datetime(&t).earliest())
@@ -75,28 +77,44 @@ pub fn run(ctx: &Context, args: ReportArgs) -> CliResult {
             .map(|s| s.to_string())
             .unwrap_or_else(|| "-".into())
     );
-    outln!("{:<24}{:>12}", "total", c.format(z.total_cents));
+    outln!("{:<24}{:>12}", "gross sales", c.format(z.total_cents));
     if z.rounding_cents != 0 {
         outln!("{:<24}{:>12}", "cash rounding", c.format(z.rounding_cents));
     }
     outln!("{:<24}{:>12}", "taken", c.format(z.due_cents));
-    outln!("by tender:");
+    outln!(
+        "{:<24}{:>12}",
+        format!("refunds ({})", z.refunds.count),
+        c.format(-z.refunds.paid_cents)
+    );
+    outln!(
+        "{:<24}{:>12}",
+        format!("voids ({})", z.voids.count),
+        c.format(-z.voids.paid_cents)
+    );
+    outln!("{:<24}{:>12}", "net", c.format(z.net_cents));
+    outln!("{:<24}{:>12}", "net tax", c.format(z.net_tax_cents));
+    outln!("by tender:          sales      refunds        voids          net");
     for t in &z.by_tender {
         outln!(
-            "  {:<10}{:>6} x {:>12}",
+            "  {:<6}{:>13} {:>12} {:>12} {:>12}",
             t.kind,
-            t.count,
+            c.format(t.sales_cents),
+            c.format(-t.refunds_cents),
+            c.format(-t.voids_cents),
             c.format(t.amount_cents)
         );
     }
-    outln!("by tax rate:           gross          net          tax");
+    outln!("by tax rate:        gross      refunds        voids          net      net tax");
     for t in &z.by_tax_rate {
         outln!(
-            "  {:>6}%  {:>12} {:>12} {:>12}",
+            "  {:>6}%{:>12} {:>12} {:>12} {:>12} {:>12}",
             format!("{}.{:02}", t.tax_rate_bp / 100, t.tax_rate_bp % 100),
             c.format(t.gross_cents),
+            c.format(-t.refunds_cents),
+            c.format(-t.voids_cents),
             c.format(t.net_cents),
-            c.format(t.tax_cents)
+            c.format(t.net_tax_cents)
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -109,6 +127,8 @@ pub fn verify(ctx: &Context, json: bool) -> CliResult {
         print_json(&report)?;
     } else {
         outln!("sales checked     {}", report.sales_checked);
+        outln!("refunds checked   {}", report.refunds_checked);
+        outln!("voids checked     {}", report.voids_checked);
         outln!(
             "hash chain        {}",
             report.first_break.as_deref().unwrap_or("ok")

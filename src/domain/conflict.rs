@@ -45,8 +45,13 @@ pub fn actions_for(kind: &str) -> Option<&'static [ResolutionAction]> {
         action("accept", Nothing, "accept the count"),
         action("reject", Nothing, "reject the count"),
     ];
+    const OVER_REFUND: &[ResolutionAction] = &[
+        action("accept_loss", Nothing, "book the excess refund as a loss"),
+        action("follow_up", Nothing, "mark for head office to follow up"),
+    ];
     match kind {
         "oversold" => Some(OVERSOLD),
+        "over_refund" => Some(OVER_REFUND),
         "price_mismatch" => Some(PRICE),
         "unknown_product" => Some(UNKNOWN),
         "count_discrepancy" => Some(COUNT),
@@ -102,5 +107,14 @@ mod tests {
         );
         assert!(check_action("count_discrepancy", "reject", None, None).is_ok());
         assert!(check_action("weird", "accept", None, None).is_err());
+        assert!(check_action("over_refund", "accept_loss", None, None).is_ok());
+        assert!(check_action("over_refund", "follow_up", None, None).is_ok());
+        assert_eq!(
+            check_action("over_refund", "accept", None, None),
+            Err(
+                "\"accept\" does not resolve a over_refund conflict (use accept_loss or follow_up)"
+                    .into()
+            )
+        );
     }
 }

@@ -148,6 +148,24 @@ pub fn describe(
                 counted.checked_sub(expected)?
             ))
         }
+        "over_refund" => {
+            let sold = int(d, "sold_qty")?;
+            let refunded = int(d, "refunded_qty")?;
+            let this = int(d, "this_refund_qty")?;
+            let excess = int(d, "excess_qty")?;
+            let amount = int(d, "amount_cents")?;
+            let of_what = if sold == 0 {
+                "a sale the server does not have".to_string()
+            } else {
+                format!("{sold} sold")
+            };
+            Some(format!(
+                "refunded {refunded} of {of_what}{}: {excess} too many, this refund {this} \
+                 for {}",
+                sku.map(|s| format!(" of SKU {s}")).unwrap_or_default(),
+                money(amount, currency)
+            ))
+        }
         _ => None,
     }
 }
@@ -297,6 +315,35 @@ mod tests {
         );
         assert_eq!(more.what, "counted 9, server expected 4 (+5)");
         assert_eq!(more.when.as_deref(), Some("counted at <T>"));
+    }
+
+    #[test]
+    fn over_refund_says_how_many_came_back_against_how_many_were_sold() {
+        let t = words(
+            "over_refund",
+            Some("1001"),
+            json!({"refund_id": "r1", "sold_qty": 3, "refunded_qty": 5, "this_refund_qty": 2,
+                   "excess_qty": 2, "amount_cents": 238}),
+        );
+        assert_eq!(
+            t.what,
+            "refunded 5 of 3 sold of SKU 1001: 2 too many, this refund 2 for 2.38 EUR"
+        );
+        let unknown = words(
+            "over_refund",
+            None,
+            json!({"refund_id": "r1", "sold_qty": 0, "refunded_qty": 1, "this_refund_qty": 1,
+                   "excess_qty": 1, "amount_cents": 5}),
+        );
+        assert_eq!(
+            unknown.what,
+            "refunded 1 of a sale the server does not have: 1 too many, this refund 1 for 0.05 EUR"
+        );
+        let partial = json!({"sold_qty": 3, "refunded_qty": 5});
+        assert_eq!(
+            words("over_refund", None, partial.clone()).what,
+            partial.to_string()
+        );
     }
 
     #[test]

@@ -3,21 +3,30 @@
 //! Pure code: no I/O, no clock reads, no UI. Every other layer builds on these types.
 
 pub mod cart;
+pub mod chain;
 pub mod conflict;
 pub mod conflict_text;
 pub mod money;
 pub mod op;
 pub mod product;
+pub mod refund;
 pub mod sale;
 pub mod tender;
+pub mod void;
 
 pub use cart::{Cart, CartLine, LineAmounts, Totals};
+pub use chain::Document;
 pub use conflict_text::{ConflictFacts, ConflictText};
 pub use money::Currency;
 pub use op::{OpKind, OpState};
 pub use product::Product;
+pub use refund::{
+    LookedUpLine, LookedUpSale, ReceiptRef, Refund, RefundLine, RefundPick, RefundPolicy,
+    RefundTender, RefundableLine,
+};
 pub use sale::{CompletedSale, GENESIS_HASH};
 pub use tender::{Payment, Settlement, Tender, TenderKind};
+pub use void::SaleVoid;
 
 /// Largest quantity of one line. Larger numbers are typing mistakes, not sales.
 pub const MAX_QTY: i64 = 99_999;

@@ -9,6 +9,8 @@ pub enum OpKind {
     Sale,
     StockCount,
     ResolveConflict,
+    Refund,
+    VoidSale,
 }
 
 impl OpKind {
@@ -17,6 +19,8 @@ impl OpKind {
             OpKind::Sale => "sale",
             OpKind::StockCount => "stock_count",
             OpKind::ResolveConflict => "resolve_conflict",
+            OpKind::Refund => "refund",
+            OpKind::VoidSale => "void_sale",
         }
     }
 
@@ -25,6 +29,8 @@ impl OpKind {
             "sale" => Some(OpKind::Sale),
             "stock_count" => Some(OpKind::StockCount),
             "resolve_conflict" => Some(OpKind::ResolveConflict),
+            "refund" => Some(OpKind::Refund),
+            "void_sale" => Some(OpKind::VoidSale),
             _ => None,
         }
     }

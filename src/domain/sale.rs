@@ -4,10 +4,10 @@
 //! the same hash, so any change here is a protocol change.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::cart::{Cart, CartLine};
+use super::chain::Document;
 use super::money::Currency;
 use super::tender::{Settlement, Tender};
 use super::DomainError;
@@ -106,6 +106,27 @@ impl CompletedSale {
 
     /// The canonical text the hash covers (docs/protocol.md, "Canonical sale form").
     pub fn canonical(&self) -> String {
+        Document::canonical(self)
+    }
+
+    /// `hex(sha256(prev_hash + "\n" + canonical))`.
+    pub fn compute_hash(&self, prev_hash: &str) -> String {
+        Document::compute_hash(self, prev_hash)
+    }
+
+    /// Links this sale to the till's previous document.
+    pub fn seal(&mut self, prev_hash: &str) {
+        Document::seal(self, prev_hash)
+    }
+
+    /// True when the stored hash matches the content and the given previous hash.
+    pub fn verify(&self, prev_hash: &str) -> bool {
+        Document::verify(self, prev_hash)
+    }
+}
+
+impl Document for CompletedSale {
+    fn canonical(&self) -> String {
         let mut out = format!(
             "kassa-sale-v1|{}|{}|{}|{}|{}|{}",
             self.sale_id,
@@ -139,24 +160,13 @@ impl CompletedSale {
         out
     }
 
-    /// `hex(sha256(prev_hash + "\n" + canonical))`.
-    pub fn compute_hash(&self, prev_hash: &str) -> String {
-        let mut h = Sha256::new();
-        h.update(prev_hash.as_bytes());
-        h.update(b"\n");
-        h.update(self.canonical().as_bytes());
-        hex::encode(h.finalize())
+    fn link(&self) -> (&str, &str) {
+        (&self.prev_hash, &self.hash)
     }
 
-    /// Links this sale to the previous one in the till's chain.
-    pub fn seal(&mut self, prev_hash: &str) {
-        self.prev_hash = prev_hash.to_string();
-        self.hash = self.compute_hash(prev_hash);
-    }
-
-    /// True when the stored hash matches the content and the given previous hash.
-    pub fn verify(&self, prev_hash: &str) -> bool {
-        self.prev_hash == prev_hash && self.hash == self.compute_hash(prev_hash)
+    fn set_link(&mut self, prev_hash: String, hash: String) {
+        self.prev_hash = prev_hash;
+        self.hash = hash;
     }
 }
 

@@ -56,6 +56,11 @@ struct PushArgs<'a> {
 }
 
 #[derive(Serialize)]
+struct LookupArgs<'a> {
+    p_sale_id: &'a str,
+}
+
+#[derive(Serialize)]
 struct PullArgs<'a> {
     p_cursors: &'a PullCursors,
 }
@@ -143,6 +148,17 @@ impl RemoteClient {
     /// `kassa_pull`: one page of each section since `cursors`.
     pub async fn pull(&self, cursors: &PullCursors) -> Result<Timed<PullReply>, RemoteError> {
         self.call("kassa_pull", &PullArgs { p_cursors: cursors })
+            .await
+    }
+
+    /// `kassa_sale_lookup`: a sale of any till of the device's store by its id (hyphenated or
+    /// compact), with what all tills refunded of each line; `None` when the store has no such
+    /// sale.
+    pub async fn sale_lookup(
+        &self,
+        sale_id: &str,
+    ) -> Result<Timed<Option<crate::domain::LookedUpSale>>, RemoteError> {
+        self.call("kassa_sale_lookup", &LookupArgs { p_sale_id: sale_id })
             .await
     }
 

@@ -5,15 +5,21 @@
 //! and is what the rest of the program holds (see `docs/store-api.md`). Durability: WAL with
 //! `synchronous=FULL`, so a transaction that returned survives power loss.
 
+pub mod backup;
 mod catalog;
 mod conflicts;
+mod documents;
 mod outbox;
+mod receipts;
+mod refunds;
 mod reports;
+pub mod restore;
 mod sales;
 pub mod schema;
 mod session;
 mod skipped;
 mod sync_io;
+mod voids;
 mod worker;
 
 use std::path::{Path, PathBuf};
@@ -21,10 +27,13 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension};
 
+pub use crate::domain::RefundPolicy;
 pub use catalog::{parse_catalog_csv, CatalogError, DEMO_CATALOG};
 pub use conflicts::ConflictRow;
 pub use outbox::{LocalStatus, OpDetail, QueueFilter, QueueRow};
-pub use reports::{VerifyReport, ZReport, ZTaxRow, ZTenderRow};
+pub use receipts::SaleSummary;
+pub use refunds::{BlindItem, RefundItems, RefundReceipt, RefundableSale};
+pub use reports::{VerifyReport, ZReport, ZReturns, ZTaxRow, ZTenderRow};
 pub use sales::SaleReceipt;
 pub use session::{SessionSummary, StoredSession};
 pub use skipped::{
@@ -35,6 +44,7 @@ pub use sync_io::{
     ConflictUpdate, LeaseState, OpResult, PendingOp, ProductUpdate, PullPage, PushTally,
     StockUpdate, SyncCursors,
 };
+pub use voids::VoidReceipt;
 pub use worker::{StoreEvent, StoreHandle};
 
 /// How long a writer waits for another process's transaction before giving up.
@@ -61,6 +71,26 @@ pub enum StoreError {
     Closed,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A schema migration failed (or the backup before it could not be taken): the database
+    /// is left as it was, and the till does not start on it.
+    #[error("{}", migration_message(*from, *to, reason, backup.as_deref()))]
+    Migration {
+        from: i64,
+        to: i64,
+        reason: String,
+        /// The copy taken just before, beside the database.
+        backup: Option<PathBuf>,
+    },
+}
+
+fn migration_message(from: i64, to: i64, reason: &str, backup: Option<&Path>) -> String {
+    let copy = match backup {
+        Some(p) => format!("; the copy taken before it is {}", p.display()),
+        None => String::new(),
+    };
+    format!(
+        "schema migration {from} -> {to} failed, the database is left as it was (schema {from}): {reason}{copy}"
+    )
 }
 
 /// How to open the store.
@@ -68,12 +98,16 @@ pub enum StoreError {
 pub struct StoreOptions {
     /// Seed the demo catalog when the catalog is empty (first run).
     pub seed_demo_catalog: bool,
+    /// How many automatic backups (taken before each schema migration) to keep beside the
+    /// database (at least 1).
+    pub migration_backups_kept: usize,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             seed_demo_catalog: true,
+            migration_backups_kept: 3,
         }
     }
 }
@@ -107,7 +141,7 @@ impl Db {
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        schema::migrate(&mut conn)?;
+        Self::migrate_with_backup(&mut conn, path, opts)?;
         let mut db = Db {
             conn,
             path: path.to_path_buf(),
@@ -119,6 +153,36 @@ impl Db {
         }
         db.events.clear();
         Ok(db)
+    }
+
+    /// Before any migration of a database that holds data: a copy beside it
+    /// ([`backup::before_migration`]); then all pending migrations in one transaction.
+    fn migrate_with_backup(
+        conn: &mut Connection,
+        path: &Path,
+        opts: &StoreOptions,
+    ) -> Result<(), StoreError> {
+        let Some((from, to)) = schema::pending(conn)? else {
+            return Ok(());
+        };
+        let failed = |reason: String, backup: Option<PathBuf>| StoreError::Migration {
+            from,
+            to,
+            reason,
+            backup,
+        };
+        let copy = if from > 0 {
+            backup::before_migration(conn, path, from, opts.migration_backups_kept)
+                .map_err(|e| failed(format!("no backup could be taken first: {e}"), None))?
+        } else {
+            None
+        };
+        if let Some(copy) = &copy {
+            tracing::info!(from, to, backup = %copy.display(), "backup before schema migration");
+        }
+        schema::migrate(conn).map_err(|e| failed(e.to_string(), copy.clone()))?;
+        tracing::info!(from, to, "schema migrated");
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {

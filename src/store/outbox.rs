@@ -201,3 +201,26 @@ impl Db {
         })
     }
 }
+
+/// Appends a document's op (sale, refund, void) inside the caller's transaction; returns its
+/// seq. `total_cents` is what the queue shows: negative for money paid back.
+pub(super) fn insert_document_op(
+    tx: &rusqlite::Transaction<'_>,
+    kind: OpKind,
+    payload: &str,
+    created_at: &str,
+    total_cents: i64,
+) -> Result<i64, StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO outbox (op_id, kind, payload, created_at, total_cents)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        uuid::Uuid::now_v7().to_string(),
+        kind.as_str(),
+        payload,
+        created_at,
+        total_cents
+    ])?;
+    Ok(tx.last_insert_rowid())
+}

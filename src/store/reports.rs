@@ -1,40 +1,82 @@
-//! End-of-day (Z) report and the integrity check of the hash chain and the database file.
+//! End-of-day (Z) report and the integrity check of the document chain and the database file.
+//!
+//! The Z report counts documents by their own time: sales made in the period (gross, voided
+//! ones included), refunds made in it, voids made in it (the voided sale's lines and what went
+//! back). Tender rows are the money that actually moved: sales net of change, minus refunds,
+//! minus voids.
 
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 use serde::Serialize;
 
 use super::{Db, StoreError};
-use crate::domain::{CompletedSale, GENESIS_HASH};
+use crate::domain::{Document, GENESIS_HASH};
 
+/// One tender kind in the Z report: what the drawer or the card terminal took and gave back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ZTenderRow {
     pub kind: String,
+    /// Sales paid with this tender.
     pub count: i64,
-    /// What the drawer or the card terminal took: amount tendered minus change given.
+    /// Sales: amount tendered minus change given.
+    pub sales_cents: i64,
+    /// Paid back by refunds made in the period.
+    pub refunds_cents: i64,
+    /// Given back by voids made in the period.
+    pub voids_cents: i64,
+    /// The money that actually moved: `sales_cents - refunds_cents - voids_cents`.
     pub amount_cents: i64,
 }
 
+/// One tax rate in the Z report; amounts include tax, `*_tax_cents` is the tax inside.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ZTaxRow {
     pub tax_rate_bp: i64,
+    /// Sales lines at this rate (gross: tax included).
     pub gross_cents: i64,
     pub tax_cents: i64,
+    pub refunds_cents: i64,
+    pub refunds_tax_cents: i64,
+    /// Lines of the sales voided in the period.
+    pub voids_cents: i64,
+    pub voids_tax_cents: i64,
+    /// `gross - refunds - voids`, and its tax.
     pub net_cents: i64,
+    pub net_tax_cents: i64,
 }
 
-/// Totals of the sales made in `[from, to)`.
+/// Totals of refunds or of voids in the Z report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ZReturns {
+    pub count: i64,
+    /// Line amounts (tax included).
+    pub total_cents: i64,
+    pub tax_cents: i64,
+    pub rounding_cents: i64,
+    /// What went back to customers: `total_cents + rounding_cents`.
+    pub paid_cents: i64,
+}
+
+/// Totals of the documents made in `[from, to)`: gross sales, refunds, voids and net.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ZReport {
     pub from: String,
     pub to: String,
+    /// Gross sales (voided ones included; the voids take them back).
     pub sales: i64,
     pub first_seq: Option<i64>,
     pub last_seq: Option<i64>,
     pub total_cents: i64,
     pub tax_cents: i64,
     pub rounding_cents: i64,
+    /// What sales took: total plus cash rounding.
     pub due_cents: i64,
+    pub refunds: ZReturns,
+    pub voids: ZReturns,
+    /// What stayed: `due_cents - refunds.paid_cents - voids.paid_cents` (= the tenders' sum).
+    pub net_cents: i64,
+    /// `tax_cents - refunds.tax_cents - voids.tax_cents`.
+    pub net_tax_cents: i64,
     pub by_tender: Vec<ZTenderRow>,
     pub by_tax_rate: Vec<ZTaxRow>,
 }
@@ -43,6 +85,8 @@ pub struct ZReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
     pub sales_checked: i64,
+    pub refunds_checked: i64,
+    pub voids_checked: i64,
     pub chain_ok: bool,
     /// The first broken link, described.
     pub first_break: Option<String>,
@@ -56,7 +100,7 @@ impl VerifyReport {
 }
 
 impl Db {
-    /// Totals of the sales whose `created_at` lies in `[from, to)`.
+    /// Totals of the sales, refunds and voids whose `created_at` lies in `[from, to)`.
     pub fn report_z(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<ZReport, StoreError> {
         let (f, t) = (super::timestamp(from), super::timestamp(to));
         let (sales, first_seq, last_seq, total, tax, rounding) = self.conn.query_row(
@@ -75,38 +119,32 @@ impl Db {
                 ))
             },
         )?;
-        let mut st = self.conn.prepare_cached(
-            "SELECT t.kind, count(*), sum(t.amount_cents - t.change_cents)
-             FROM tenders t JOIN sales s ON s.sale_id = t.sale_id
-             WHERE s.created_at >= ?1 AND s.created_at < ?2 GROUP BY t.kind ORDER BY t.kind",
-        )?;
-        let by_tender = st
-            .query_map(params![f, t], |r| {
-                Ok(ZTenderRow {
-                    kind: r.get(0)?,
-                    count: r.get(1)?,
-                    amount_cents: r.get(2)?,
+        let returns = |sql: &str| -> Result<ZReturns, StoreError> {
+            Ok(self.conn.query_row(sql, params![f, t], |r| {
+                let total: i64 = r.get(1)?;
+                let rounding: i64 = r.get(3)?;
+                Ok(ZReturns {
+                    count: r.get(0)?,
+                    total_cents: total,
+                    tax_cents: r.get(2)?,
+                    rounding_cents: rounding,
+                    paid_cents: total + rounding,
                 })
-            })?
-            .collect::<Result<_, _>>()?;
-        let mut st = self.conn.prepare_cached(
-            "SELECT l.tax_rate_bp, sum(l.line_total_cents), sum(l.tax_cents)
-             FROM sale_lines l JOIN sales s ON s.sale_id = l.sale_id
-             WHERE s.created_at >= ?1 AND s.created_at < ?2
-             GROUP BY l.tax_rate_bp ORDER BY l.tax_rate_bp",
+            })?)
+        };
+        let refunds = returns(
+            "SELECT count(*), coalesce(sum(total_cents), 0), coalesce(sum(tax_cents), 0),
+                    coalesce(sum(rounding_cents), 0)
+             FROM refunds WHERE created_at >= ?1 AND created_at < ?2",
         )?;
-        let by_tax_rate = st
-            .query_map(params![f, t], |r| {
-                let gross: i64 = r.get(1)?;
-                let tax: i64 = r.get(2)?;
-                Ok(ZTaxRow {
-                    tax_rate_bp: r.get(0)?,
-                    gross_cents: gross,
-                    tax_cents: tax,
-                    net_cents: gross - tax,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
+        let voids = returns(
+            "SELECT count(*), coalesce(sum(s.total_cents), 0), coalesce(sum(s.tax_cents), 0),
+                    coalesce(sum(s.rounding_cents), 0)
+             FROM sale_voids v JOIN sales s ON s.sale_id = v.sale_id
+             WHERE v.created_at >= ?1 AND v.created_at < ?2",
+        )?;
+        let by_tender = self.z_tenders(&f, &t)?;
+        let by_tax_rate = self.z_tax_rates(&f, &t)?;
         Ok(ZReport {
             from: f,
             to: t,
@@ -117,53 +155,154 @@ impl Db {
             tax_cents: tax,
             rounding_cents: rounding,
             due_cents: total + rounding,
+            net_cents: total + rounding - refunds.paid_cents - voids.paid_cents,
+            net_tax_cents: tax - refunds.tax_cents - voids.tax_cents,
+            refunds,
+            voids,
             by_tender,
             by_tax_rate,
         })
     }
 
-    /// Walks the hash chain in seq order (recomputing every hash from the stored rows and
-    /// checking the queued payload says the same) and runs `PRAGMA integrity_check`.
+    fn z_tenders(&self, f: &str, t: &str) -> Result<Vec<ZTenderRow>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT kind, sum(n), sum(sales), sum(refunds), sum(voids) FROM (
+                 SELECT t.kind, count(*) AS n, sum(t.amount_cents - t.change_cents) AS sales,
+                        0 AS refunds, 0 AS voids
+                 FROM tenders t JOIN sales s ON s.sale_id = t.sale_id
+                 WHERE s.created_at >= ?1 AND s.created_at < ?2 GROUP BY t.kind
+                 UNION ALL
+                 SELECT t.kind, 0, 0, sum(t.amount_cents), 0
+                 FROM refund_tenders t JOIN refunds r ON r.refund_id = t.refund_id
+                 WHERE r.created_at >= ?1 AND r.created_at < ?2 GROUP BY t.kind
+                 UNION ALL
+                 SELECT t.kind, 0, 0, 0, sum(t.amount_cents)
+                 FROM void_tenders t JOIN sale_voids v ON v.void_id = t.void_id
+                 WHERE v.created_at >= ?1 AND v.created_at < ?2 GROUP BY t.kind
+             ) GROUP BY kind ORDER BY kind",
+        )?;
+        let rows = st.query_map(params![f, t], |r| {
+            let (sales, refunds, voids): (i64, i64, i64) = (r.get(2)?, r.get(3)?, r.get(4)?);
+            Ok(ZTenderRow {
+                kind: r.get(0)?,
+                count: r.get(1)?,
+                sales_cents: sales,
+                refunds_cents: refunds,
+                voids_cents: voids,
+                amount_cents: sales - refunds - voids,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn z_tax_rates(&self, f: &str, t: &str) -> Result<Vec<ZTaxRow>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT rate, sum(g), sum(x), sum(rg), sum(rx), sum(vg), sum(vx) FROM (
+                 SELECT l.tax_rate_bp AS rate, sum(l.line_total_cents) AS g, sum(l.tax_cents) AS x,
+                        0 AS rg, 0 AS rx, 0 AS vg, 0 AS vx
+                 FROM sale_lines l JOIN sales s ON s.sale_id = l.sale_id
+                 WHERE s.created_at >= ?1 AND s.created_at < ?2 GROUP BY l.tax_rate_bp
+                 UNION ALL
+                 SELECT l.tax_rate_bp, 0, 0, sum(l.amount_cents), sum(l.tax_cents), 0, 0
+                 FROM refund_lines l JOIN refunds r ON r.refund_id = l.refund_id
+                 WHERE r.created_at >= ?1 AND r.created_at < ?2 GROUP BY l.tax_rate_bp
+                 UNION ALL
+                 SELECT l.tax_rate_bp, 0, 0, 0, 0, sum(l.line_total_cents), sum(l.tax_cents)
+                 FROM sale_lines l JOIN sale_voids v ON v.sale_id = l.sale_id
+                 WHERE v.created_at >= ?1 AND v.created_at < ?2 GROUP BY l.tax_rate_bp
+             ) GROUP BY rate ORDER BY rate",
+        )?;
+        let rows = st.query_map(params![f, t], |r| {
+            let v: [i64; 6] = [
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ];
+            Ok(ZTaxRow {
+                tax_rate_bp: r.get(0)?,
+                gross_cents: v[0],
+                tax_cents: v[1],
+                refunds_cents: v[2],
+                refunds_tax_cents: v[3],
+                voids_cents: v[4],
+                voids_tax_cents: v[5],
+                net_cents: v[0] - v[2] - v[4],
+                net_tax_cents: v[1] - v[3] - v[5],
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Walks the document chain (sales, refunds and voids) in seq order, recomputing every
+    /// hash from the stored rows and checking the queued payload says the same, and runs
+    /// `PRAGMA integrity_check`.
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
+        use super::documents::{chain_documents, load_refund, load_void, DocKind};
         let integrity: String = self
             .conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-        let seqs: Vec<i64> = self
-            .conn
-            .prepare("SELECT seq FROM sales ORDER BY seq")?
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
+        let docs = chain_documents(&self.conn)?;
         let mut prev = GENESIS_HASH.to_string();
         let mut first_break = None;
-        for &seq in &seqs {
-            let Some(sale) = self.load_sale(seq)? else {
-                continue;
-            };
-            if !sale.verify(&prev) {
-                first_break = Some(if sale.prev_hash != prev {
-                    format!("sale #{seq}: prev_hash does not link to the sale before it")
-                } else {
-                    format!("sale #{seq}: hash does not match its content")
-                });
-                break;
-            }
+        let mut counts = [0i64; 3];
+        for &(_, kind) in &docs {
+            counts[kind as usize] += 1;
+        }
+        for &(seq, kind) in &docs {
             let payload: String =
                 self.conn
                     .query_row("SELECT payload FROM outbox WHERE seq = ?1", [seq], |r| {
                         r.get(0)
                     })?;
-            let queued: Result<CompletedSale, _> = serde_json::from_str(&payload);
-            if queued.as_ref().map(|q| q != &sale).unwrap_or(true) {
-                first_break = Some(format!("sale #{seq}: queued op differs from the sale"));
-                break;
+            let verdict = match kind {
+                DocKind::Sale => check(self.load_sale(seq)?, &payload, &prev),
+                DocKind::Refund => check(load_refund(&self.conn, seq)?, &payload, &prev),
+                DocKind::Void => check(load_void(&self.conn, seq)?, &payload, &prev),
+            };
+            let label = ["sale", "refund", "void"][kind as usize];
+            let Some(verdict) = verdict else {
+                continue;
+            };
+            match verdict {
+                Ok(hash) => prev = hash,
+                Err(why) => {
+                    first_break = Some(format!("{label} #{seq}: {why}"));
+                    break;
+                }
             }
-            prev = sale.hash;
         }
         Ok(VerifyReport {
-            sales_checked: seqs.len() as i64,
+            sales_checked: counts[0],
+            refunds_checked: counts[1],
+            voids_checked: counts[2],
             chain_ok: first_break.is_none(),
             first_break,
             integrity_check: integrity,
         })
     }
+}
+
+/// One link: the document's own hash, its link to `prev`, and the queued payload equal to it.
+/// Returns the document's hash, or what is wrong; `None` when there is no such document.
+fn check<T: Document + PartialEq + serde::de::DeserializeOwned>(
+    doc: Option<T>,
+    payload: &str,
+    prev: &str,
+) -> Option<Result<String, &'static str>> {
+    let doc = doc?;
+    if !doc.verify(prev) {
+        return Some(Err(if doc.link().0 != prev {
+            "prev_hash does not link to the document before it"
+        } else {
+            "hash does not match its content"
+        }));
+    }
+    let queued: Result<T, _> = serde_json::from_str(payload);
+    if queued.as_ref().map(|q| q != &doc).unwrap_or(true) {
+        return Some(Err("queued op differs from the document"));
+    }
+    Some(Ok(doc.link().1.to_string()))
 }

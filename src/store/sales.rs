@@ -8,12 +8,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::{timestamp, Db, StoreError, StoreEvent};
-use crate::domain::{Cart, CompletedSale, OpKind, Settlement, GENESIS_HASH};
+use crate::domain::{Cart, CompletedSale, OpKind, Settlement};
 
 /// What the cashier (and `kassa sell --json`) is told once the sale is durable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,11 +42,7 @@ impl Db {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let prev: Option<String> = tx
-            .prepare_cached("SELECT hash FROM sales ORDER BY seq DESC LIMIT 1")?
-            .query_row([], |r| r.get(0))
-            .optional()?;
-        sale.seal(prev.as_deref().unwrap_or(GENESIS_HASH));
+        sale.seal(&super::documents::chain_head(&tx)?);
         let payload = serde_json::to_string(&sale)
             .map_err(|e| StoreError::Invalid(format!("cannot encode sale: {e}")))?;
         tx.prepare_cached(
@@ -118,11 +114,7 @@ impl Db {
             for l in &sale.lines {
                 *deltas.entry(l.sku.as_str()).or_default() -= l.qty;
             }
-            let mut st = tx
-                .prepare_cached("INSERT INTO stock_deltas (seq, sku, delta) VALUES (?1, ?2, ?3)")?;
-            for (sku, delta) in deltas {
-                st.execute(params![seq, sku, delta])?;
-            }
+            insert_stock_deltas(&tx, seq, &deltas)?;
         }
         tx.commit()?;
         self.notify(StoreEvent::SaleCommitted(seq));
@@ -142,79 +134,106 @@ impl Db {
 
     /// Reads a committed sale back from its rows (not from the outbox payload).
     pub fn load_sale(&self, seq: i64) -> Result<Option<CompletedSale>, StoreError> {
-        let head = self
-            .conn
-            .prepare_cached(
-                "SELECT sale_id, created_at, currency, total_cents, tax_cents, rounding_cents,
+        read_sale(&self.conn, seq)
+    }
+}
+
+/// The seq of this till's sale `sale_id`, if it is one.
+pub(super) fn sale_seq(conn: &Connection, sale_id: &Uuid) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT seq FROM sales WHERE sale_id = ?1")?
+        .query_row([sale_id.to_string()], |r| r.get(0))
+        .optional()?)
+}
+
+/// Reads this till's sale of `seq` back from its rows.
+pub(super) fn read_sale(conn: &Connection, seq: i64) -> Result<Option<CompletedSale>, StoreError> {
+    let head = conn
+        .prepare_cached(
+            "SELECT sale_id, created_at, currency, total_cents, tax_cents, rounding_cents,
                         prev_hash, hash FROM sales WHERE seq = ?1",
-            )?
-            .query_row([seq], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    CompletedSale {
-                        sale_id: Uuid::nil(),
-                        created_at: r.get(1)?,
-                        currency: r.get(2)?,
-                        total_cents: r.get(3)?,
-                        tax_cents: r.get(4)?,
-                        rounding_cents: r.get(5)?,
-                        lines: Vec::new(),
-                        tenders: Vec::new(),
-                        prev_hash: r.get(6)?,
-                        hash: r.get(7)?,
-                    },
-                ))
-            })
-            .optional()?;
-        let Some((id, mut sale)) = head else {
-            return Ok(None);
-        };
-        sale.sale_id =
-            Uuid::parse_str(&id).map_err(|_| StoreError::Corrupt(format!("sale id {id:?}")))?;
-        let mut st = self.conn.prepare_cached(
-            "SELECT line_no, sku, name, qty, unit_price_cents, discount_cents, price_overridden,
+        )?
+        .query_row([seq], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                CompletedSale {
+                    sale_id: Uuid::nil(),
+                    created_at: r.get(1)?,
+                    currency: r.get(2)?,
+                    total_cents: r.get(3)?,
+                    tax_cents: r.get(4)?,
+                    rounding_cents: r.get(5)?,
+                    lines: Vec::new(),
+                    tenders: Vec::new(),
+                    prev_hash: r.get(6)?,
+                    hash: r.get(7)?,
+                },
+            ))
+        })
+        .optional()?;
+    let Some((id, mut sale)) = head else {
+        return Ok(None);
+    };
+    sale.sale_id =
+        Uuid::parse_str(&id).map_err(|_| StoreError::Corrupt(format!("sale id {id:?}")))?;
+    let mut st = conn.prepare_cached(
+        "SELECT line_no, sku, name, qty, unit_price_cents, discount_cents, price_overridden,
                     tax_rate_bp, price_includes_tax, line_total_cents, tax_cents
              FROM sale_lines WHERE sale_id = ?1 ORDER BY line_no",
-        )?;
-        sale.lines = st
-            .query_map([&id], |r| {
-                Ok(crate::domain::sale::SaleLine {
-                    line_no: r.get(0)?,
-                    sku: r.get(1)?,
-                    name: r.get(2)?,
-                    qty: r.get(3)?,
-                    unit_price_cents: r.get(4)?,
-                    discount_cents: r.get(5)?,
-                    price_overridden: r.get(6)?,
-                    tax_rate_bp: r.get(7)?,
-                    price_includes_tax: r.get(8)?,
-                    line_total_cents: r.get(9)?,
-                    tax_cents: r.get(10)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        let mut st = self.conn.prepare_cached(
-            "SELECT kind, amount_cents, change_cents FROM tenders WHERE sale_id = ?1 ORDER BY idx",
-        )?;
-        sale.tenders = st
-            .query_map([&id], |r| {
-                let kind: String = r.get(0)?;
-                Ok((kind, r.get(1)?, r.get(2)?))
-            })?
-            .map(|row| {
-                let (kind, amount_cents, change_cents) = row?;
-                let kind = match kind.as_str() {
-                    "cash" => crate::domain::TenderKind::Cash,
-                    "card" => crate::domain::TenderKind::Card,
-                    other => return Err(StoreError::Corrupt(format!("tender kind {other:?}"))),
-                };
-                Ok(crate::domain::Tender {
-                    kind,
-                    amount_cents,
-                    change_cents,
-                })
+    )?;
+    sale.lines = st
+        .query_map([&id], |r| {
+            Ok(crate::domain::sale::SaleLine {
+                line_no: r.get(0)?,
+                sku: r.get(1)?,
+                name: r.get(2)?,
+                qty: r.get(3)?,
+                unit_price_cents: r.get(4)?,
+                discount_cents: r.get(5)?,
+                price_overridden: r.get(6)?,
+                tax_rate_bp: r.get(7)?,
+                price_includes_tax: r.get(8)?,
+                line_total_cents: r.get(9)?,
+                tax_cents: r.get(10)?,
             })
-            .collect::<Result<_, StoreError>>()?;
-        Ok(Some(sale))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut st = conn.prepare_cached(
+        "SELECT kind, amount_cents, change_cents FROM tenders WHERE sale_id = ?1 ORDER BY idx",
+    )?;
+    sale.tenders = st
+        .query_map([&id], |r| {
+            let kind: String = r.get(0)?;
+            Ok((kind, r.get(1)?, r.get(2)?))
+        })?
+        .map(|row| {
+            let (kind, amount_cents, change_cents) = row?;
+            let kind = match kind.as_str() {
+                "cash" => crate::domain::TenderKind::Cash,
+                "card" => crate::domain::TenderKind::Card,
+                other => return Err(StoreError::Corrupt(format!("tender kind {other:?}"))),
+            };
+            Ok(crate::domain::Tender {
+                kind,
+                amount_cents,
+                change_cents,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok(Some(sale))
+}
+
+/// Records the stock a document moved (per SKU) inside the caller's transaction; zero
+/// deltas are left out.
+pub(super) fn insert_stock_deltas(
+    tx: &rusqlite::Transaction<'_>,
+    seq: i64,
+    deltas: &BTreeMap<&str, i64>,
+) -> Result<(), StoreError> {
+    let mut st =
+        tx.prepare_cached("INSERT INTO stock_deltas (seq, sku, delta) VALUES (?1, ?2, ?3)")?;
+    for (sku, delta) in deltas.iter().filter(|(_, d)| **d != 0) {
+        st.execute(params![seq, sku, delta])?;
     }
+    Ok(())
 }

@@ -3,7 +3,7 @@
 //! Never edit a migration that has shipped: append a new one. `PRAGMA user_version` records how
 //! many have been applied.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use super::StoreError;
 
@@ -142,7 +142,120 @@ ALTER TABLE conflicts ADD COLUMN count_id TEXT;
 ALTER TABLE conflicts ADD COLUMN created_at TEXT;
 ALTER TABLE conflicts ADD COLUMN resolved_at TEXT;
 "#,
-    // (issue 13) The Supabase Auth session of an enrolled till: one row, replaced whole by
+    // 5 (issue 10): refunds and post-voids, in the same chain as sales. The outbox's kind CHECK
+    // gains `refund` and `void_sale`: SQLite cannot alter a CHECK, so the table is rebuilt
+    // (SQLite's documented procedure: new table, copy, drop, rename, indexes, with foreign keys
+    // off and `foreign_key_check` before the commit; see `migrate`). The AUTOINCREMENT counter
+    // is carried over, so a seq is never reused. Sales of other tills that the server's lookup
+    // returned are kept, so that they can be refunded offline afterwards.
+    r#"
+CREATE TABLE outbox_new (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    op_id       TEXT NOT NULL UNIQUE,
+    kind        TEXT NOT NULL CHECK (kind IN ('sale', 'stock_count', 'resolve_conflict',
+                                              'refund', 'void_sale')),
+    payload     TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'rejected')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    reject_code TEXT,
+    sent_at     TEXT,
+    total_cents INTEGER,
+    note        TEXT
+) STRICT;
+INSERT INTO outbox_new (seq, op_id, kind, payload, created_at, state, attempts, last_error,
+                        reject_code, sent_at, total_cents, note)
+    SELECT seq, op_id, kind, payload, created_at, state, attempts, last_error, reject_code,
+           sent_at, total_cents, note
+    FROM outbox ORDER BY seq;
+DELETE FROM sqlite_sequence WHERE name = 'outbox_new';
+INSERT INTO sqlite_sequence (name, seq)
+    SELECT 'outbox_new', max(seq) FROM (
+        SELECT seq FROM sqlite_sequence WHERE name = 'outbox'
+        UNION ALL SELECT seq FROM outbox_new
+    ) HAVING max(seq) IS NOT NULL;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;
+CREATE INDEX outbox_pending ON outbox (seq) WHERE state = 'pending';
+CREATE INDEX outbox_rejected ON outbox (seq) WHERE state = 'rejected';
+
+CREATE INDEX sales_created ON sales (created_at);
+
+CREATE TABLE refunds (
+    refund_id        TEXT PRIMARY KEY,
+    seq              INTEGER NOT NULL UNIQUE REFERENCES outbox (seq),
+    created_at       TEXT NOT NULL,
+    currency         TEXT NOT NULL,
+    -- A sale of this till or of another one (looked up): no foreign key.
+    original_sale_id TEXT,
+    reason           TEXT NOT NULL,
+    total_cents      INTEGER NOT NULL,
+    tax_cents        INTEGER NOT NULL,
+    rounding_cents   INTEGER NOT NULL,
+    approved_by      TEXT,
+    prev_hash        TEXT NOT NULL,
+    hash             TEXT NOT NULL
+) STRICT;
+CREATE INDEX refunds_original ON refunds (original_sale_id) WHERE original_sale_id IS NOT NULL;
+CREATE INDEX refunds_created ON refunds (created_at);
+
+CREATE TABLE refund_lines (
+    refund_id        TEXT NOT NULL REFERENCES refunds (refund_id),
+    line_no          INTEGER NOT NULL,
+    original_line_no INTEGER,
+    sku              TEXT NOT NULL,
+    name             TEXT NOT NULL,
+    qty              INTEGER NOT NULL CHECK (qty > 0),
+    amount_cents     INTEGER NOT NULL CHECK (amount_cents >= 0),
+    tax_rate_bp      INTEGER NOT NULL,
+    tax_cents        INTEGER NOT NULL,
+    restock          INTEGER NOT NULL,
+    PRIMARY KEY (refund_id, line_no)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE refund_tenders (
+    refund_id    TEXT NOT NULL REFERENCES refunds (refund_id),
+    idx          INTEGER NOT NULL,
+    kind         TEXT NOT NULL,
+    amount_cents INTEGER NOT NULL,
+    PRIMARY KEY (refund_id, idx)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE sale_voids (
+    void_id     TEXT PRIMARY KEY,
+    seq         INTEGER NOT NULL UNIQUE REFERENCES outbox (seq),
+    sale_id     TEXT NOT NULL UNIQUE REFERENCES sales (sale_id),
+    created_at  TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    total_cents INTEGER NOT NULL,
+    approved_by TEXT,
+    prev_hash   TEXT NOT NULL,
+    hash        TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE void_tenders (
+    void_id      TEXT NOT NULL REFERENCES sale_voids (void_id),
+    idx          INTEGER NOT NULL,
+    kind         TEXT NOT NULL,
+    amount_cents INTEGER NOT NULL,
+    PRIMARY KEY (void_id, idx)
+) STRICT, WITHOUT ROWID;
+
+-- Another till's sale as `kassa_sale_lookup` returned it (the protocol's JSON), and per line
+-- what other tills had refunded by then (the server's refunded_qty less this till's refunds
+-- the server already had).
+CREATE TABLE looked_up_sales (
+    sale_id            TEXT PRIMARY KEY,
+    device_id          TEXT NOT NULL,
+    seq                INTEGER NOT NULL,
+    sale               TEXT NOT NULL,
+    refunded_elsewhere TEXT NOT NULL DEFAULT '{}',
+    voided             INTEGER NOT NULL DEFAULT 0,
+    looked_up_at       TEXT NOT NULL
+) STRICT;
+"#,
+    // 6 (issue 13): the Supabase Auth session of an enrolled till: one row, replaced whole by
     // `kassa enroll`, its tokens rotated by the sync engine (the new refresh token is stored
     // before the new access token is used). `revoked_reason` is set when Auth refused the
     // session for good. Times are Unix seconds (`expires_at`) or RFC 3339 UTC.
@@ -165,8 +278,8 @@ CREATE TABLE device_session (
 "#,
 ];
 
-/// Applies the migrations the database has not seen yet, each in its own transaction.
-pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+/// `(applied, known)` when the database has migrations to apply; `None` when it is current.
+pub fn pending(conn: &Connection) -> Result<Option<(i64, i64)>, StoreError> {
     let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
     if applied > known {
@@ -175,17 +288,62 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             known,
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        // Another process may have migrated while we waited for the write lock.
-        let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if now > i as i64 {
-            continue;
-        }
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        tx.commit()?;
+    Ok((applied < known).then_some((applied, known)))
+}
+
+/// Applies the migrations the database has not seen yet, all in ONE transaction: either the
+/// database reaches this build's schema or, if any of them fails, it is left exactly as it was
+/// (in WAL mode the rolled-back pages never reach the database file).
+///
+/// A migration that rebuilds a table drops it; with foreign keys on, that would delete (or
+/// refuse to delete) the rows that reference it. SQLite's procedure: foreign keys off (outside
+/// a transaction), rebuild, `foreign_key_check`, commit, foreign keys back on.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    if pending(conn)?.is_none() {
+        return Ok(());
     }
+    let fk: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let result = apply(conn);
+    conn.pragma_update(None, "foreign_keys", if fk == 0 { "OFF" } else { "ON" })?;
+    result
+}
+
+fn apply(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // Another process may have migrated while we waited for the write lock.
+    let Some((applied, known)) = pending(&tx)? else {
+        return Ok(());
+    };
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+        tx.execute_batch(sql)?;
+        injected_failure(i as i64 + 1)?;
+    }
+    let broken: Option<String> = tx
+        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+        .optional()?;
+    if let Some(table) = broken {
+        return Err(StoreError::Corrupt(format!(
+            "migrations {}..{known} left a broken reference in {table}",
+            applied + 1
+        )));
+    }
+    tx.pragma_update(None, "user_version", known)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Tests only: `KASSA_TEST_FAIL_MIGRATION=N` fails migration N after its SQL ran (a migration
+/// that breaks half-way). Compiled into debug builds only: the release build (the .deb)
+/// ignores the variable.
+fn injected_failure(n: i64) -> Result<(), StoreError> {
+    #[cfg(debug_assertions)]
+    if std::env::var("KASSA_TEST_FAIL_MIGRATION").ok().as_deref() == Some(n.to_string().as_str()) {
+        return Err(StoreError::Invalid(format!(
+            "migration {n} failed (injected by KASSA_TEST_FAIL_MIGRATION)"
+        )));
+    }
+    let _ = n;
     Ok(())
 }
 

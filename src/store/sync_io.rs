@@ -475,7 +475,7 @@ fn set_meta(
 }
 
 /// Whether a process on this machine is still running (a zombie counts as gone).
-fn process_alive(pid: i64) -> bool {
+pub(crate) fn process_alive(pid: i64) -> bool {
     if !cfg!(target_os = "linux") {
         return true;
     }

@@ -17,6 +17,10 @@ use super::{Db, StoreError, StoreOptions};
 pub enum StoreEvent {
     /// A sale was committed (its seq).
     SaleCommitted(i64),
+    /// A refund was committed (its seq).
+    RefundCommitted(i64),
+    /// A post-void was committed (its seq).
+    VoidCommitted(i64),
     /// Outbox rows were added or changed state.
     OutboxChanged,
     CatalogChanged,

@@ -9,9 +9,13 @@ use crossterm::event::KeyEvent;
 
 use super::heartbeat::SyncView;
 use super::model::{
-    ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, SaleSaved,
+    ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, ReceiptPurpose,
+    ReceiptView, RefundOrder, RefundSaved, SaleSaved, VoidSaved,
 };
-use crate::domain::{Cart, Product, Settlement};
+use uuid::Uuid;
+
+use crate::domain::{Cart, Currency, Product, ReceiptRef, RefundPolicy, Settlement};
+use crate::timefmt::Zone;
 
 /// Something that happened.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +37,25 @@ pub enum Action {
         products: Vec<Product>,
     },
     SaleCommitted(Result<SaleSaved, String>),
+    /// A receipt number was looked up (`Ok(None)`: no such sale).
+    ReceiptLooked {
+        receipt: ReceiptRef,
+        purpose: ReceiptPurpose,
+        result: Result<Option<ReceiptView>, String>,
+    },
+    /// The server was asked for another till's sale (`Ok(None)`: no sale of this store).
+    ServerSaleLooked {
+        receipt: ReceiptRef,
+        result: Result<Option<ReceiptView>, String>,
+    },
+    /// A code for a refund without a receipt was looked up.
+    ReturnItemLooked {
+        code: String,
+        qty: i64,
+        product: Option<Product>,
+    },
+    RefundCommitted(Result<RefundSaved, String>),
+    VoidCommitted(Result<VoidSaved, String>),
     QueueLoaded {
         filter: QueueFilterView,
         offset: usize,
@@ -75,6 +98,35 @@ pub enum Command {
     CommitSale {
         cart: Cart,
         settlement: Settlement,
+    },
+    /// Find a completed sale by its receipt number (seq, sale id or compact sale id).
+    LookupReceipt {
+        receipt: ReceiptRef,
+        purpose: ReceiptPurpose,
+    },
+    /// Ask the server for another till's sale (`kassa_sale_lookup`), keep it in the store so
+    /// that it can be refunded here (also offline later), then read it like a local receipt.
+    LookupSaleOnServer {
+        sale_id: Uuid,
+    },
+    /// Find a product for a refund without a receipt.
+    LookupReturnItem {
+        code: String,
+        qty: i64,
+    },
+    /// Check and commit a refund: one transaction, durable when it returns; refused (and
+    /// nothing written) when it takes back more than is left, or from a voided sale.
+    CommitRefund {
+        order: RefundOrder,
+        currency: Currency,
+        policy: RefundPolicy,
+    },
+    /// Post-void a sale of this till and business day (`zone`'s day): one transaction,
+    /// durable when it returns.
+    CommitVoid {
+        sale_id: Uuid,
+        reason: String,
+        zone: Zone,
     },
     LoadQueue {
         filter: QueueFilterView,

@@ -2,15 +2,23 @@
 //!
 //! Each command becomes one job on the store thread; the console never waits for it. The
 //! same mapping serves the async event loop ([`execute`]) and tests or tools without a
-//! runtime ([`execute_blocking`]).
+//! runtime ([`execute_blocking`]). The one network command, a lookup of another till's sale
+//! on the server, is [`look_up_on_server`], which the event loop runs as its own task.
 
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use super::action::{Action, Command};
 use super::model::{
-    ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, SaleSaved,
+    ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, ReceiptView,
+    RefundOrder, RefundSaved, SaleSaved, VoidSaved,
 };
-use crate::store::{ConflictRow, Db, LocalStatus, QueueFilter, QueueRow, StoreError, StoreHandle};
+use crate::domain::{Currency, ReceiptRef, RefundPick, RefundPolicy};
+use crate::remote::RemoteClient;
+use crate::store::{
+    BlindItem, ConflictRow, Db, LocalStatus, QueueFilter, QueueRow, RefundItems, RefundableSale,
+    StoreError, StoreHandle,
+};
 
 /// How many products a name search shows.
 const SEARCH_LIMIT: usize = 20;
@@ -75,6 +83,77 @@ pub fn local_status(s: LocalStatus) -> LocalStatusView {
     }
 }
 
+fn receipt_view(s: RefundableSale) -> ReceiptView {
+    ReceiptView {
+        sale_id: s.sale.sale_id,
+        seq: s.seq,
+        paid_cents: s.sale.due_cents(),
+        created_at: s.sale.created_at,
+        tenders: s.sale.tenders,
+        voided: s.voided,
+        lines: s.lines,
+    }
+}
+
+/// Commits the refund the cashier confirmed: against its receipt, or without one.
+fn commit_refund(
+    db: &mut Db,
+    order: &RefundOrder,
+    currency: Currency,
+    policy: &RefundPolicy,
+) -> Result<RefundSaved, String> {
+    let now = Utc::now();
+    let receipt = match order.sale_id {
+        Some(sale_id) => {
+            let picks = order
+                .lines
+                .iter()
+                .filter_map(|l| {
+                    Some(RefundPick {
+                        original_line_no: l.original_line_no?,
+                        qty: l.qty,
+                        restock: l.restock,
+                    })
+                })
+                .collect();
+            db.commit_refund(
+                &ReceiptRef::SaleId(sale_id),
+                &RefundItems::Picks(picks),
+                order.tender,
+                &order.reason,
+                policy,
+                now,
+            )
+        }
+        None => {
+            let items: Vec<BlindItem> = order
+                .lines
+                .iter()
+                .map(|l| BlindItem {
+                    code: l.sku.clone(),
+                    qty: l.qty,
+                    restock: l.restock,
+                })
+                .collect();
+            db.commit_blind_refund(
+                &items,
+                order.tender,
+                &order.reason,
+                policy,
+                currency.code(),
+                now,
+            )
+        }
+    };
+    receipt
+        .map(|r| RefundSaved {
+            seq: r.seq,
+            paid_back_cents: r.paid_back_cents,
+            tender: order.tender,
+        })
+        .map_err(|e| e.to_string())
+}
+
 fn failed(what: &str, e: StoreError) -> Action {
     Action::Failed(format!("{what}: {e}"))
 }
@@ -89,6 +168,47 @@ fn job(cmd: Command) -> Option<Job> {
                 None
             });
             Action::ProductLooked { code, qty, product }
+        }),
+        Command::LookupReturnItem { code, qty } => Box::new(move |db: &mut Db| {
+            let product = db.find_product(&code).unwrap_or_else(|e| {
+                tracing::warn!("lookup {code}: {e}");
+                None
+            });
+            Action::ReturnItemLooked { code, qty, product }
+        }),
+        Command::LookupReceipt { receipt, purpose } => Box::new(move |db: &mut Db| {
+            let result = db
+                .refundable_sale(&receipt)
+                .map(|found| found.map(receipt_view))
+                .map_err(|e| e.to_string());
+            Action::ReceiptLooked {
+                receipt,
+                purpose,
+                result,
+            }
+        }),
+        Command::CommitRefund {
+            order,
+            currency,
+            policy,
+        } => Box::new(move |db: &mut Db| {
+            Action::RefundCommitted(commit_refund(db, &order, currency, &policy))
+        }),
+        Command::CommitVoid {
+            sale_id,
+            reason,
+            zone,
+        } => Box::new(move |db: &mut Db| {
+            let result = db
+                .commit_void(&ReceiptRef::SaleId(sale_id), &reason, zone, Utc::now())
+                .map(|r| VoidSaved {
+                    seq: r.seq,
+                    sale_id,
+                    sale: format!("#{}", r.sale_seq),
+                    paid_back_cents: r.void.total_cents,
+                })
+                .map_err(|e| e.to_string());
+            Action::VoidCommitted(result)
         }),
         Command::SearchProducts { query } => Box::new(move |db: &mut Db| {
             let products = db.search_products(&query, SEARCH_LIMIT).unwrap_or_default();
@@ -163,8 +283,48 @@ fn job(cmd: Command) -> Option<Job> {
             Ok(s) => Action::StatusLoaded(local_status(s)),
             Err(e) => failed("status", e),
         }),
-        Command::Quit | Command::SyncNow => return None,
+        // Network, not store work: the event loop runs it (see `look_up_on_server`).
+        Command::Quit | Command::SyncNow | Command::LookupSaleOnServer { .. } => return None,
     })
+}
+
+/// Asks the server for another till's sale, keeps what it answers in the store (so that it
+/// can be refunded here, also offline later) and reads it back like a local receipt.
+pub async fn look_up_on_server(
+    client: Option<&RemoteClient>,
+    store: &StoreHandle,
+    sale_id: Uuid,
+) -> Action {
+    let receipt = ReceiptRef::SaleId(sale_id);
+    let asked = match client {
+        None => Err("no server is configured to ask".to_string()),
+        Some(c) => c
+            .sale_lookup(&sale_id.to_string())
+            .await
+            .map(|t| t.value)
+            .map_err(|e| e.to_string()),
+    };
+    let result = match asked {
+        Err(e) => Err(format!(
+            "unknown receipt {sale_id}: not a sale of this till, and the server could not be \
+             asked ({e})"
+        )),
+        Ok(None) => Ok(None),
+        Ok(Some(found)) if found.sale_id != sale_id => Err(format!(
+            "the server answered the lookup of {sale_id} with sale {}",
+            found.sale_id
+        )),
+        Ok(Some(found)) => store
+            .call(move |db: &mut Db| {
+                db.cache_looked_up_sale(&found, Utc::now())?;
+                db.refundable_sale(&receipt)
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
+            .map(|found| found.map(receipt_view)),
+    };
+    Action::ServerSaleLooked { receipt, result }
 }
 
 /// Runs one command on the store thread without blocking the caller's runtime.

@@ -18,6 +18,16 @@ pub enum Context {
     Conflicts,
     OpDetail,
     ResolveForm,
+    /// Refund mode: typing or scanning the receipt number.
+    RefundReceipt,
+    /// Refund mode: the receipt's lines, choosing what comes back.
+    RefundLines,
+    /// Refund mode without a receipt: lines by SKU.
+    RefundBlind,
+    /// The refund's last step: reason and confirmation.
+    RefundForm,
+    /// A post-void's reason and confirmation.
+    VoidForm,
     Confirm,
     Help,
 }
@@ -29,14 +39,24 @@ impl Context {
     pub fn types_text(self) -> bool {
         matches!(
             self,
-            Context::SalesSearch | Context::SalesAmount | Context::ResolveForm
+            Context::SalesSearch
+                | Context::SalesAmount
+                | Context::ResolveForm
+                | Context::RefundReceipt
+                | Context::RefundForm
+                | Context::VoidForm
         )
     }
 
     pub fn is_modal(self) -> bool {
         matches!(
             self,
-            Context::OpDetail | Context::ResolveForm | Context::Confirm | Context::Help
+            Context::OpDetail
+                | Context::ResolveForm
+                | Context::RefundForm
+                | Context::VoidForm
+                | Context::Confirm
+                | Context::Help
         )
     }
 }
@@ -73,6 +93,14 @@ pub enum KeyCmd {
     Retry,
     Filter,
     Resolve(&'static str),
+    /// Open refund mode (sales pane); in its receipt step: refund without a receipt.
+    Refund,
+    /// Return all that is left of the selected receipt line.
+    AllUnits,
+    /// Restock / damaged (write-off) for the selected return line.
+    Restock,
+    /// Post-void a completed sale (after a confirmation).
+    VoidCompleted,
     SyncNow,
     NextField,
     Yes,
@@ -144,9 +172,10 @@ const SALES_ENTRY: &[Binding] = &[
     b(Char('*'), "*", "qty", KeyCmd::Quantity),
     b(F(5), "F5", "cash", KeyCmd::PayCash),
     b(F(6), "F6", "card", KeyCmd::PayCard),
+    b(F(10), "F10", "refund", KeyCmd::Refund),
     quiet(b(Up, "↑", "select line", KeyCmd::Up)),
     quiet(b(Down, "↓", "select line", KeyCmd::Down)),
-    when_empty(b(Char('+'), "+", "qty+1", KeyCmd::IncQty)),
+    when_empty(quiet(b(Char('+'), "+", "qty+1", KeyCmd::IncQty))),
     when_empty(quiet(b(Char('-'), "-", "qty-1", KeyCmd::DecQty))),
     when_empty(quiet(b(Delete, "Del", "void line", KeyCmd::VoidLine))),
     when_empty(b(Char('/'), "/", "search", KeyCmd::Search)),
@@ -178,6 +207,7 @@ const QUEUE: &[Binding] = &[
     b(Enter, "Enter", "detail", KeyCmd::Detail),
     b(Char('r'), "r", "retry", KeyCmd::Retry),
     b(Char('f'), "f", "filter", KeyCmd::Filter),
+    b(Char('v'), "v", "void", KeyCmd::VoidCompleted),
 ];
 
 const CONFLICTS: &[Binding] = &[
@@ -189,6 +219,13 @@ const CONFLICTS: &[Binding] = &[
     b(Char('m'), "m", "map sku", KeyCmd::Resolve("map")),
     b(Char('n'), "n", "non-stock", KeyCmd::Resolve("non_stock")),
     b(Char('x'), "x", "reject", KeyCmd::Resolve("reject")),
+    b(
+        Char('l'),
+        "l",
+        "accept loss",
+        KeyCmd::Resolve("accept_loss"),
+    ),
+    b(Char('u'), "u", "follow up", KeyCmd::Resolve("follow_up")),
 ];
 
 const OP_DETAIL: &[Binding] = &[
@@ -197,11 +234,57 @@ const OP_DETAIL: &[Binding] = &[
     b(Up, "↑↓", "scroll", KeyCmd::Up),
     quiet(b(Down, "↓", "scroll", KeyCmd::Down)),
     b(Char('r'), "r", "retry", KeyCmd::Retry),
+    b(Char('v'), "v", "void", KeyCmd::VoidCompleted),
 ];
 
 const RESOLVE_FORM: &[Binding] = &[
     b(Enter, "Enter", "queue resolution", KeyCmd::Submit),
     b(Tab, "Tab", "next field", KeyCmd::NextField),
+    b(Esc, "Esc", "cancel", KeyCmd::Cancel),
+];
+
+const REFUND_RECEIPT: &[Binding] = &[
+    b(Enter, "Enter", "look up receipt", KeyCmd::Submit),
+    b(F(10), "F10", "no receipt", KeyCmd::Refund),
+    b(Esc, "Esc", "leave refund", KeyCmd::Cancel),
+];
+
+const REFUND_LINES: &[Binding] = &[
+    b(Up, "↑↓", "line", KeyCmd::Up),
+    quiet(b(Down, "↓", "line", KeyCmd::Down)),
+    b(Char('+'), "+/-", "qty", KeyCmd::IncQty),
+    quiet(b(Char('-'), "-", "qty-1", KeyCmd::DecQty)),
+    quiet(b(Enter, "Enter", "set typed qty", KeyCmd::Submit)),
+    b(Char('a'), "a", "all", KeyCmd::AllUnits),
+    quiet(b(Delete, "Del", "none of the line", KeyCmd::VoidLine)),
+    b(F(8), "F8", "restock", KeyCmd::Restock),
+    b(F(5), "F5", "cash", KeyCmd::PayCash),
+    b(F(6), "F6", "card", KeyCmd::PayCard),
+    b(F(4), "F4", "void sale", KeyCmd::VoidCompleted),
+    b(Esc, "Esc", "back", KeyCmd::Cancel),
+];
+
+const REFUND_BLIND: &[Binding] = &[
+    b(Enter, "Enter", "add", KeyCmd::Submit),
+    b(Char('*'), "*", "qty", KeyCmd::Quantity),
+    quiet(b(Up, "↑", "select line", KeyCmd::Up)),
+    quiet(b(Down, "↓", "select line", KeyCmd::Down)),
+    when_empty(quiet(b(Char('+'), "+", "qty+1", KeyCmd::IncQty))),
+    when_empty(quiet(b(Char('-'), "-", "qty-1", KeyCmd::DecQty))),
+    when_empty(quiet(b(Delete, "Del", "remove line", KeyCmd::VoidLine))),
+    b(F(8), "F8", "restock", KeyCmd::Restock),
+    b(F(5), "F5", "cash", KeyCmd::PayCash),
+    b(F(6), "F6", "card", KeyCmd::PayCard),
+    b(Esc, "Esc", "back", KeyCmd::Cancel),
+];
+
+const REFUND_FORM: &[Binding] = &[
+    b(Enter, "Enter", "refund", KeyCmd::Submit),
+    b(Esc, "Esc", "back", KeyCmd::Cancel),
+];
+
+const VOID_FORM: &[Binding] = &[
+    b(Enter, "Enter", "void the sale", KeyCmd::Submit),
     b(Esc, "Esc", "cancel", KeyCmd::Cancel),
 ];
 
@@ -229,6 +312,11 @@ pub fn bindings(ctx: Context) -> &'static [Binding] {
         Context::Conflicts => CONFLICTS,
         Context::OpDetail => OP_DETAIL,
         Context::ResolveForm => RESOLVE_FORM,
+        Context::RefundReceipt => REFUND_RECEIPT,
+        Context::RefundLines => REFUND_LINES,
+        Context::RefundBlind => REFUND_BLIND,
+        Context::RefundForm => REFUND_FORM,
+        Context::VoidForm => VOID_FORM,
         Context::Confirm => CONFIRM,
         Context::Help => HELP,
     }
@@ -310,6 +398,38 @@ mod tests {
     }
 
     #[test]
+    fn every_resolution_of_every_conflict_kind_has_a_key() {
+        for kind in [
+            "oversold",
+            "price_mismatch",
+            "unknown_product",
+            "count_discrepancy",
+            "over_refund",
+        ] {
+            let actions = crate::domain::conflict::actions_for(kind).expect("a known kind");
+            for a in actions {
+                assert!(
+                    CONFLICTS
+                        .iter()
+                        .any(|b| matches!(b.cmd, KeyCmd::Resolve(n) if n == a.name)),
+                    "{kind}: no key for {}",
+                    a.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn refund_mode_is_one_key_from_the_sales_pane_and_shown_in_its_bar() {
+        let f10 = key(F(10));
+        assert_eq!(
+            lookup(Context::SalesEntry, &f10, true),
+            Some(KeyCmd::Refund)
+        );
+        assert!(listed(Context::SalesEntry).any(|b| b.cmd == KeyCmd::Refund && b.hint));
+    }
+
+    #[test]
     fn every_context_lists_something_for_the_help() {
         for ctx in [
             Context::SalesEntry,
@@ -319,6 +439,11 @@ mod tests {
             Context::Conflicts,
             Context::OpDetail,
             Context::ResolveForm,
+            Context::RefundReceipt,
+            Context::RefundLines,
+            Context::RefundBlind,
+            Context::RefundForm,
+            Context::VoidForm,
             Context::Confirm,
             Context::Help,
         ] {

@@ -15,11 +15,13 @@ pub mod layout;
 pub mod model;
 pub mod notice;
 pub mod queue;
+pub mod refund;
 pub mod run;
 pub mod sales;
 pub mod state;
 pub mod update;
 pub mod view;
+pub mod void;
 
 pub use action::{Action, Command};
 pub use state::{Settings, State};

@@ -7,7 +7,11 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::domain::{ConflictFacts, OpKind, OpState};
+use uuid::Uuid;
+
+use crate::domain::{
+    ConflictFacts, OpKind, OpState, ReceiptRef, RefundableLine, Tender, TenderKind,
+};
 
 /// Which outbox rows the queue pane lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,4 +125,87 @@ pub struct SaleSaved {
     pub total_cents: i64,
     pub due_cents: i64,
     pub change_cents: i64,
+}
+
+/// Why a receipt is being looked up: to refund from it, or to post-void the sale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptPurpose {
+    Refund,
+    Void,
+}
+
+/// A completed sale found by its receipt number, as the refund screen and the void form show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptView {
+    pub sale_id: Uuid,
+    /// This till's `seq` of the sale, when it is this till's sale.
+    pub seq: Option<i64>,
+    /// Stored RFC 3339 UTC.
+    pub created_at: String,
+    /// What the customer paid: total plus cash rounding.
+    pub paid_cents: i64,
+    pub tenders: Vec<Tender>,
+    pub voided: bool,
+    /// Each line with what this till (and, for a looked-up sale, the server) already refunded.
+    pub lines: Vec<RefundableLine>,
+}
+
+impl ReceiptView {
+    /// `#17` for this till's sales, else the start of the receipt code.
+    pub fn label(&self) -> String {
+        match self.seq {
+            Some(seq) => format!("#{seq}"),
+            None => ReceiptRef::code(&self.sale_id).chars().take(8).collect(),
+        }
+    }
+
+    /// How the sale was paid, in words (`cash`, `card`, `cash+card`).
+    pub fn tender_words(&self) -> String {
+        let kinds: Vec<&str> = self.tenders.iter().map(|t| t.kind.as_str()).collect();
+        if kinds.is_empty() {
+            "no tender".to_string()
+        } else {
+            kinds.join("+")
+        }
+    }
+}
+
+/// What came back from a committed refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundSaved {
+    pub seq: i64,
+    /// Money paid back (after any cash rounding).
+    pub paid_back_cents: i64,
+    pub tender: TenderKind,
+}
+
+/// What came back from a committed post-void.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoidSaved {
+    pub seq: i64,
+    pub sale_id: Uuid,
+    /// The voided sale's label (`#17`).
+    pub sale: String,
+    pub paid_back_cents: i64,
+}
+
+/// One line of a refund as the cashier chose it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundOrderLine {
+    /// The receipt's line; `None` for a refund without a receipt.
+    pub original_line_no: Option<i64>,
+    pub sku: String,
+    pub qty: i64,
+    /// Back to stock (the default) or written off as damaged.
+    pub restock: bool,
+}
+
+/// A refund ready for the store to check and commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundOrder {
+    /// The original sale; `None` for a refund without a receipt.
+    pub sale_id: Option<Uuid>,
+    pub lines: Vec<RefundOrderLine>,
+    pub tender: TenderKind,
+    pub reason: String,
 }

@@ -127,6 +127,7 @@ pub fn on_key(st: &mut State, cmd: Option<KeyCmd>) -> Vec<Command> {
             None => Vec::new(),
         },
         Some(KeyCmd::Retry) => retry_selected(st),
+        Some(KeyCmd::VoidCompleted) => super::void::start_from_queue(st),
         _ => Vec::new(),
     }
 }

@@ -20,6 +20,7 @@ use super::notice::event_action;
 use super::state::{Settings, State};
 use super::{draw, exec, init, update};
 use crate::config::Config;
+use crate::remote::RemoteClient;
 use crate::store::{StoreEvent, StoreHandle};
 use crate::sync::{SyncEngine, SyncEvent, SyncStatus};
 
@@ -37,7 +38,23 @@ pub fn run(store: StoreHandle, settings: Settings, config: &Config) -> Result<()
     let result = runtime.block_on(async {
         let engine = SyncEngine::start(store.clone(), config);
         let status = engine.status();
-        let result = event_loop(&mut terminal, store, settings, status, &engine).await;
+        let policy = config.refund_policy();
+        // A receipt of another till is looked up on the server, when there is one.
+        let remote = if config.remote.is_configured() {
+            RemoteClient::new(&config.remote).ok()
+        } else {
+            None
+        };
+        let result = event_loop(
+            &mut terminal,
+            store,
+            settings,
+            policy,
+            remote,
+            status,
+            &engine,
+        )
+        .await;
         engine.shutdown().await;
         result
     });
@@ -45,11 +62,29 @@ pub fn run(store: StoreHandle, settings: Settings, config: &Config) -> Result<()
     result
 }
 
-/// Sends store work to the executor; engine requests go to the engine.
-fn send_all(tx: &mpsc::UnboundedSender<Command>, engine: &SyncEngine, cmds: Vec<Command>) {
+/// Where the console's commands go: store work to the executor, engine requests to the
+/// engine, a server lookup of another till's sale to a task of its own.
+struct Outlets<'a> {
+    commands: mpsc::UnboundedSender<Command>,
+    engine: &'a SyncEngine,
+    remote: Option<RemoteClient>,
+    store: StoreHandle,
+    actions: mpsc::UnboundedSender<Action>,
+}
+
+fn send_all(out: &Outlets, cmds: Vec<Command>) {
+    let tx = &out.commands;
     for c in cmds {
         match c {
-            Command::SyncNow => engine.sync_now(),
+            Command::SyncNow => out.engine.sync_now(),
+            Command::LookupSaleOnServer { sale_id } => {
+                let (remote, store, actions) =
+                    (out.remote.clone(), out.store.clone(), out.actions.clone());
+                tokio::spawn(async move {
+                    let a = exec::look_up_on_server(remote.as_ref(), &store, sale_id).await;
+                    let _ = actions.send(a);
+                });
+            }
             // The executor only stops when the loop does.
             c => {
                 let _ = tx.send(c);
@@ -151,11 +186,15 @@ async fn event_loop(
     terminal: &mut DefaultTerminal,
     store: StoreHandle,
     settings: Settings,
+    policy: crate::domain::RefundPolicy,
+    remote: Option<RemoteClient>,
     mut status: watch::Receiver<SyncStatus>,
     engine: &SyncEngine,
 ) -> Result<()> {
     let size = terminal.size().wrap_err("cannot read the terminal size")?;
     let mut st = State::new(settings, Utc::now(), size.width, size.height);
+    st.refund_policy = policy;
+    st.server_lookup = remote.is_some();
     st.heartbeat.sync = SyncView::from(&*status.borrow_and_update());
     let mut sync = Some(status);
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
@@ -163,8 +202,15 @@ async fn event_loop(
     let mut store_events = Some(store.subscribe());
     let mut sync_events = Some(engine.events());
     tokio::spawn(watch_other_processes(store.clone(), act_tx.clone()));
+    let out = Outlets {
+        commands: cmd_tx,
+        engine,
+        remote,
+        store: store.clone(),
+        actions: act_tx.clone(),
+    };
     tokio::spawn(executor(store, cmd_rx, act_tx));
-    send_all(&cmd_tx, engine, init(&mut st));
+    send_all(&out, init(&mut st));
 
     let mut input = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -199,10 +245,10 @@ async fn event_loop(
             _ = tick.tick(), if ticking => Action::Tick(Utc::now()),
         };
         st.now = Utc::now();
-        send_all(&cmd_tx, engine, update(&mut st, action));
+        send_all(&out, update(&mut st, action));
         // Take everything else that is already there before drawing once.
         while let Ok(a) = act_rx.try_recv() {
-            send_all(&cmd_tx, engine, update(&mut st, a));
+            send_all(&out, update(&mut st, a));
         }
     }
 }

@@ -9,8 +9,10 @@ use super::heartbeat::HeartbeatState;
 use super::keymap::Context;
 use super::model::OpDetailView;
 use super::queue::QueueState;
+use super::refund::{RefundForm, RefundState, RefundStep};
 use super::sales::{SalesMode, SalesState};
-use crate::domain::Currency;
+use super::void::VoidForm;
+use crate::domain::{Currency, RefundPolicy};
 use crate::timefmt::Zone;
 
 /// The pane with the keyboard.
@@ -46,6 +48,8 @@ pub enum Confirm {
     QuitDiscardingSale,
     /// Throw the whole cart away.
     VoidSale,
+    /// Quit although a refund is being put together (nothing of it was saved).
+    QuitDiscardingRefund,
 }
 
 /// A window over the panes; at most one at a time.
@@ -53,8 +57,15 @@ pub enum Confirm {
 pub enum Popup {
     Help,
     Confirm(Confirm),
-    OpDetail { detail: OpDetailView, scroll: u16 },
+    OpDetail {
+        detail: OpDetailView,
+        scroll: u16,
+    },
     Resolve(ResolveForm),
+    /// The refund's reason and confirmation.
+    Refund(RefundForm),
+    /// A post-void's reason and confirmation.
+    Void(VoidForm),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +112,12 @@ pub struct State {
     pub popup: Option<Popup>,
     pub flash: Option<Flash>,
     pub sales: SalesState,
+    /// Refund mode of the sales pane, while it is open.
+    pub refund: Option<RefundState>,
+    /// The refund limits of the config (the event loop sets them from `[refunds]`).
+    pub refund_policy: RefundPolicy,
+    /// A server is configured: a receipt of another till can be looked up there.
+    pub server_lookup: bool,
     pub queue: QueueState,
     pub conflicts: ConflictsState,
     pub heartbeat: HeartbeatState,
@@ -124,6 +141,12 @@ impl State {
             popup: None,
             flash: None,
             sales: SalesState::new(settings.currency),
+            refund: None,
+            refund_policy: RefundPolicy {
+                cash_rounding: settings.cash_rounding,
+                blind_max_cents: crate::config::Config::default().refunds.blind_max_cents,
+            },
+            server_lookup: false,
             queue: QueueState::default(),
             conflicts: ConflictsState::default(),
             heartbeat: HeartbeatState::default(),
@@ -158,6 +181,8 @@ impl State {
             Some(Popup::Confirm(_)) => Context::Confirm,
             Some(Popup::OpDetail { .. }) => Context::OpDetail,
             Some(Popup::Resolve(_)) => Context::ResolveForm,
+            Some(Popup::Refund(_)) => Context::RefundForm,
+            Some(Popup::Void(_)) => Context::VoidForm,
             None => self.pane_context(),
         }
     }
@@ -165,6 +190,11 @@ impl State {
     /// The context of the focused pane, ignoring any popup (what the help describes).
     pub fn pane_context(&self) -> Context {
         match self.focus {
+            Focus::Sales if self.refund.is_some() => match self.refund.as_ref().map(|r| r.step) {
+                Some(RefundStep::Lines) => Context::RefundLines,
+                Some(RefundStep::Blind) => Context::RefundBlind,
+                _ => Context::RefundReceipt,
+            },
             Focus::Sales => match self.sales.mode {
                 SalesMode::Search { .. } => Context::SalesSearch,
                 SalesMode::Amount(_) => Context::SalesAmount,

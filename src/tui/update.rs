@@ -9,8 +9,9 @@ use ratatui::layout::Rect;
 use super::action::{Action, Command};
 use super::keymap::{self, Context, KeyCmd};
 use super::layout;
+use super::model::ReceiptPurpose;
 use super::state::{Confirm, Focus, Popup, State};
-use super::{conflicts, notice, queue, sales};
+use super::{conflicts, notice, queue, refund, sales, void};
 
 /// The commands to send when the console starts: everything shown is loaded once.
 pub fn init(st: &mut State) -> Vec<Command> {
@@ -46,6 +47,27 @@ pub fn update(st: &mut State, action: Action) -> Vec<Command> {
             c.push(st.queue.load());
             c
         }
+        Action::ReceiptLooked {
+            receipt,
+            purpose,
+            result,
+        } => match purpose {
+            ReceiptPurpose::Refund => refund::on_receipt(st, receipt, result),
+            ReceiptPurpose::Void => {
+                void::on_receipt(st, receipt, result);
+                Vec::new()
+            }
+        },
+        Action::ServerSaleLooked { receipt, result } => {
+            refund::on_server_receipt(st, receipt, result);
+            Vec::new()
+        }
+        Action::ReturnItemLooked { code, qty, product } => {
+            refund::on_item(st, &code, qty, product);
+            Vec::new()
+        }
+        Action::RefundCommitted(result) => refund::on_committed(st, result),
+        Action::VoidCommitted(result) => void::on_committed(st, result),
         Action::QueueLoaded {
             filter,
             offset,
@@ -112,7 +134,11 @@ fn sync_layout(st: &mut State) -> Vec<Command> {
 fn input_empty(st: &State, ctx: Context) -> bool {
     match ctx {
         Context::SalesEntry => st.sales.input.value().is_empty(),
-        Context::SalesSearch | Context::SalesAmount | Context::ResolveForm => false,
+        Context::RefundLines | Context::RefundBlind => st
+            .refund
+            .as_ref()
+            .is_none_or(|r| r.input.value().is_empty()),
+        c if c.types_text() => false,
         _ => true,
     }
 }
@@ -151,6 +177,11 @@ fn on_key(st: &mut State, key: KeyEvent) -> Vec<Command> {
         Context::Confirm => on_confirm(st, cmd),
         Context::OpDetail => on_detail(st, cmd),
         Context::ResolveForm => conflicts::on_form_key(st, cmd, &key),
+        Context::RefundForm => refund::form::on_form_key(st, cmd, &key),
+        Context::VoidForm => void::on_form_key(st, cmd, &key),
+        Context::RefundReceipt | Context::RefundLines | Context::RefundBlind => {
+            refund::on_key(st, cmd, &key)
+        }
         Context::Queue => queue::on_key(st, cmd),
         Context::Conflicts => conflicts::on_key(st, cmd),
         Context::SalesEntry | Context::SalesSearch | Context::SalesAmount | Context::Global => {
@@ -160,7 +191,10 @@ fn on_key(st: &mut State, key: KeyEvent) -> Vec<Command> {
 }
 
 fn quit(st: &mut State) -> Vec<Command> {
-    if st.sales.in_progress() {
+    if st.refund.as_ref().is_some_and(|r| r.in_progress()) {
+        st.popup = Some(Popup::Confirm(Confirm::QuitDiscardingRefund));
+        Vec::new()
+    } else if st.sales.in_progress() {
         st.popup = Some(Popup::Confirm(Confirm::QuitDiscardingSale));
         Vec::new()
     } else {
@@ -182,6 +216,17 @@ fn on_confirm(st: &mut State, cmd: Option<KeyCmd>) -> Vec<Command> {
         Some(KeyCmd::Yes) => {
             st.popup = None;
             match what {
+                Confirm::QuitDiscardingRefund => {
+                    if st.refund.as_ref().is_some_and(|r| r.committing) {
+                        st.flash(
+                            super::state::FlashLevel::Info,
+                            "the refund is being saved; quit after it is",
+                        );
+                        return Vec::new();
+                    }
+                    st.quit = true;
+                    vec![Command::Quit]
+                }
                 Confirm::QuitDiscardingSale => {
                     if st.sales.mode == sales::SalesMode::Committing {
                         // The commit is already with the store: wait for its answer.
@@ -221,6 +266,7 @@ fn on_detail(st: &mut State, cmd: Option<KeyCmd>) -> Vec<Command> {
         Some(KeyCmd::Up) => *scroll = scroll.saturating_sub(1),
         Some(KeyCmd::Down) => *scroll = scroll.saturating_add(1).min(500),
         Some(KeyCmd::Retry) => return queue::retry_selected(st),
+        Some(KeyCmd::VoidCompleted) => return void::start_from_queue(st),
         _ => {}
     }
     Vec::new()

@@ -6,16 +6,21 @@ pub mod pty;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use kassa::domain::{OpKind, OpState, Product};
+use kassa::domain::{
+    CartLine, CompletedSale, OpKind, OpState, Product, ReceiptRef, Refund, RefundPick,
+    RefundPolicy, RefundableLine,
+};
 use kassa::timefmt::Zone;
 use kassa::tui::action::{Action, Command};
 use kassa::tui::model::{
-    ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, SaleSaved,
+    ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, ReceiptView,
+    RefundOrder, RefundSaved, SaleSaved, VoidSaved,
 };
 use kassa::tui::state::{Settings, State};
 use kassa::tui::{draw, update};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
+use uuid::Uuid;
 
 pub fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-28T17:30:00Z")
@@ -89,11 +94,60 @@ pub fn screen_text(st: &State, width: u16, height: u16) -> String {
     format!("{}", render(st, width, height).backend())
 }
 
+/// A sale the fake store committed, with what was refunded of it.
+#[derive(Debug, Clone)]
+pub struct FakeSale {
+    pub seq: i64,
+    pub sale: CompletedSale,
+    /// Refunded units per line (same order as the sale's lines).
+    pub refunded: Vec<i64>,
+    pub voided: bool,
+    /// Sold by this till (else another till's, looked up on the server).
+    pub own: bool,
+}
+
+impl FakeSale {
+    pub fn sale_id(&self) -> Uuid {
+        self.sale.sale_id
+    }
+
+    pub fn lines(&self) -> Vec<RefundableLine> {
+        self.sale
+            .lines
+            .iter()
+            .zip(&self.refunded)
+            .map(|(l, r)| RefundableLine {
+                line: l.clone(),
+                refunded_qty: *r,
+            })
+            .collect()
+    }
+
+    pub fn view(&self) -> ReceiptView {
+        ReceiptView {
+            sale_id: self.sale.sale_id,
+            seq: self.own.then_some(self.seq),
+            created_at: self.sale.created_at.clone(),
+            paid_cents: self.sale.due_cents(),
+            tenders: self.sale.tenders.clone(),
+            voided: self.voided,
+            lines: self.lines(),
+        }
+    }
+}
+
 /// An in-memory stand-in for the store worker: answers every command like the store would.
 pub struct FakeStore {
     pub catalog: Vec<Product>,
     pub ops: Vec<QueueItem>,
     pub conflicts: Vec<ConflictItem>,
+    pub sales: Vec<FakeSale>,
+    /// Other tills' sales the server would find (`kassa_sale_lookup`).
+    pub server_sales: Vec<FakeSale>,
+    /// The server cannot be reached.
+    pub server_down: bool,
+    /// Refunds committed, as ordered.
+    pub refunds: Vec<RefundOrder>,
     pub next_seq: i64,
     pub commands: Vec<Command>,
     /// Server catalog products the till left out, as the store would count them.
@@ -106,6 +160,10 @@ impl Default for FakeStore {
             catalog: catalog(),
             ops: Vec::new(),
             conflicts: Vec::new(),
+            sales: Vec::new(),
+            server_sales: Vec::new(),
+            server_down: false,
+            refunds: Vec::new(),
             next_seq: 1,
             commands: Vec::new(),
             skipped_products: 0,
@@ -164,11 +222,7 @@ impl FakeStore {
             Command::LookupCode { code, qty } => Action::ProductLooked {
                 code: code.clone(),
                 qty: *qty,
-                product: self
-                    .catalog
-                    .iter()
-                    .find(|p| p.sku == *code || p.barcode.as_deref() == Some(code))
-                    .cloned(),
+                product: self.find_product(code),
             },
             Command::SearchProducts { query } => Action::SearchResults {
                 query: query.clone(),
@@ -182,6 +236,17 @@ impl FakeStore {
             Command::CommitSale { cart, settlement } => {
                 let total = cart.totals().ok()?.total_cents;
                 let seq = self.push_op(OpKind::Sale, OpState::Pending, Some(total));
+                let sale_id =
+                    Uuid::parse_str(&format!("5a1e0000-0000-4000-8000-{seq:012}")).ok()?;
+                let created_at = self.ops.last().map(|o| o.created_at.clone())?;
+                let sale = CompletedSale::new(sale_id, created_at, cart, settlement).ok()?;
+                self.sales.push(FakeSale {
+                    seq,
+                    refunded: vec![0; sale.lines.len()],
+                    sale,
+                    voided: false,
+                    own: true,
+                });
                 Action::SaleCommitted(Ok(SaleSaved {
                     seq,
                     total_cents: total,
@@ -245,7 +310,170 @@ impl FakeStore {
                 Action::ResolutionQueued(Ok((conflict_id.clone(), seq)))
             }
             Command::LoadStatus => Action::StatusLoaded(self.status()),
+            Command::LookupReceipt { receipt, purpose } => Action::ReceiptLooked {
+                receipt: *receipt,
+                purpose: *purpose,
+                result: Ok(self.find_sale(receipt).map(|i| self.sales[i].view())),
+            },
+            Command::LookupReturnItem { code, qty } => Action::ReturnItemLooked {
+                code: code.clone(),
+                qty: *qty,
+                product: self.find_product(code),
+            },
+            Command::CommitRefund { order, policy, .. } => {
+                Action::RefundCommitted(self.refund(order, policy))
+            }
+            Command::CommitVoid { sale_id, .. } => Action::VoidCommitted(self.void(*sale_id)),
+            Command::LookupSaleOnServer { sale_id } => {
+                let receipt = ReceiptRef::SaleId(*sale_id);
+                let result = if self.server_down {
+                    Err(format!(
+                        "unknown receipt {sale_id}: not a sale of this till, and the server \
+                         could not be asked (connection refused)"
+                    ))
+                } else {
+                    let found = self.server_sales.iter().find(|s| s.sale_id() == *sale_id);
+                    match found.cloned() {
+                        Some(s) => {
+                            // Kept by the store: refundable here from now on, also offline.
+                            let view = s.view();
+                            self.sales.push(s);
+                            Ok(Some(view))
+                        }
+                        None => Ok(None),
+                    }
+                };
+                Action::ServerSaleLooked { receipt, result }
+            }
             Command::Quit | Command::SyncNow => return None,
+        })
+    }
+
+    /// A product by SKU or barcode, like the store's lookup.
+    pub fn find_product(&self, code: &str) -> Option<Product> {
+        self.catalog
+            .iter()
+            .find(|p| p.sku == code || p.barcode.as_deref() == Some(code))
+            .cloned()
+    }
+
+    /// The sale a receipt names: its seq or its sale id.
+    pub fn find_sale(&self, receipt: &ReceiptRef) -> Option<usize> {
+        self.sales.iter().position(|s| match receipt {
+            ReceiptRef::Seq(n) => s.seq == *n,
+            ReceiptRef::SaleId(id) => s.sale.sale_id == *id,
+        })
+    }
+
+    /// Checks and records a refund like the store, with the domain's arithmetic: refused
+    /// (nothing changes) when it takes back more than is left, from a voided or unknown sale,
+    /// or without a receipt with no reason or over the limit.
+    fn refund(
+        &mut self,
+        order: &RefundOrder,
+        policy: &RefundPolicy,
+    ) -> Result<RefundSaved, String> {
+        let refund = match order.sale_id {
+            Some(id) => {
+                let i = self
+                    .find_sale(&ReceiptRef::SaleId(id))
+                    .ok_or_else(|| format!("unknown receipt {id}"))?;
+                let s = &self.sales[i];
+                if s.voided {
+                    return Err(format!("sale #{} was voided", s.seq));
+                }
+                let picks: Vec<RefundPick> = order
+                    .lines
+                    .iter()
+                    .map(|l| RefundPick {
+                        original_line_no: l.original_line_no.unwrap_or(0),
+                        qty: l.qty,
+                        restock: l.restock,
+                    })
+                    .collect();
+                let refund = Refund::against_sale(
+                    Uuid::nil(),
+                    String::new(),
+                    &s.sale,
+                    &s.lines(),
+                    &picks,
+                    order.tender,
+                    policy.cash_rounding,
+                    &order.reason,
+                )
+                .map_err(|e| e.to_string())?;
+                let s = &mut self.sales[i];
+                for p in &picks {
+                    if let Some(n) = s
+                        .sale
+                        .lines
+                        .iter()
+                        .position(|l| l.line_no == p.original_line_no)
+                    {
+                        s.refunded[n] += p.qty;
+                    }
+                }
+                refund
+            }
+            None => {
+                let mut lines = Vec::new();
+                for l in &order.lines {
+                    let p = self
+                        .catalog
+                        .iter()
+                        .find(|p| p.sku == l.sku)
+                        .ok_or_else(|| format!("unknown item {:?}", l.sku))?;
+                    lines.push((
+                        CartLine::from_product(p, l.qty).map_err(|e| e.to_string())?,
+                        l.restock,
+                    ));
+                }
+                Refund::blind(
+                    Uuid::nil(),
+                    String::new(),
+                    "EUR",
+                    &lines,
+                    order.tender,
+                    policy.cash_rounding,
+                    &order.reason,
+                    policy.blind_max_cents,
+                )
+                .map_err(|e| e.to_string())?
+            }
+        };
+        let paid = refund.paid_back_cents();
+        let seq = self.push_op(OpKind::Refund, OpState::Pending, Some(-paid));
+        self.refunds.push(order.clone());
+        Ok(RefundSaved {
+            seq,
+            paid_back_cents: paid,
+            tender: order.tender,
+        })
+    }
+
+    fn void(&mut self, sale_id: Uuid) -> Result<VoidSaved, String> {
+        let i = self
+            .find_sale(&ReceiptRef::SaleId(sale_id))
+            .ok_or_else(|| format!("unknown receipt {sale_id}"))?;
+        let s = &self.sales[i];
+        if s.voided {
+            return Err(format!("sale #{} is already voided", s.seq));
+        }
+        if s.refunded.iter().any(|r| *r > 0) {
+            return Err(format!(
+                "sale #{} was already partly refunded: refund the rest instead of voiding",
+                s.seq
+            ));
+        }
+        let paid = s.sale.due_cents();
+        let sale = format!("#{}", s.seq);
+        self.sales[i].voided = true;
+        let seq = self.push_op(OpKind::VoidSale, OpState::Pending, Some(-paid));
+        Ok(VoidSaved {
+            seq,
+            sale_id,
+            sale,
+            paid_back_cents: paid,
         })
     }
 

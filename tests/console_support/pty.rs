@@ -10,7 +10,11 @@ use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize}
 pub const F1: &str = "\x1bOP";
 pub const F2: &str = "\x1bOQ";
 pub const F3: &str = "\x1bOR";
+pub const F4: &str = "\x1bOS";
 pub const F5: &str = "\x1b[15~";
+pub const F6: &str = "\x1b[17~";
+pub const F8: &str = "\x1b[19~";
+pub const F10: &str = "\x1b[21~";
 pub const ENTER: &str = "\r";
 
 pub struct PtyConsole {

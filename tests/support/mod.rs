@@ -73,3 +73,23 @@ pub fn isolate(c: &mut Command, home: &Path) {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A database as an older kassa left it: the first `schema` migrations, in WAL mode, with a
+/// till id (`old-till-0001`) and one product (`OLD1`, 2.50).
+pub fn old_database(path: &Path, schema: usize) {
+    let conn = rusqlite::Connection::open(path).expect("create old database");
+    let _: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .expect("WAL");
+    for sql in &kassa::store::schema::MIGRATIONS[..schema] {
+        conn.execute_batch(sql).expect("old migration");
+    }
+    conn.pragma_update(None, "user_version", schema as i64)
+        .expect("user_version");
+    conn.execute_batch(
+        "INSERT INTO meta (key, value) VALUES ('device_id', 'old-till-0001');
+         INSERT INTO products (sku, name, price_cents, tax_rate_bp, price_includes_tax)
+         VALUES ('OLD1', 'From the old schema', 250, 700, 1);",
+    )
+    .expect("old rows");
+}

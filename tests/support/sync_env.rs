@@ -182,3 +182,175 @@ pub async fn sell_on(store: &StoreHandle, lines: Vec<(String, i64)>) -> i64 {
         .expect("store")
         .expect("sale")
 }
+
+/// What a campaign step committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Made {
+    Sale,
+    Refund,
+    Void,
+}
+
+/// One random document of a campaign: mostly sales, and at least about a third refunds
+/// (partial, of this till's own sales, or blind when nothing is left) and voids (of this
+/// till's latest untouched sale). `sales` holds this till's sale seqs.
+pub async fn random_document(
+    store: &StoreHandle,
+    skus: &[String],
+    rng: &mut impl rand::Rng,
+    sales: &mut Vec<i64>,
+) -> Made {
+    use kassa::domain::{ReceiptRef, RefundPick, RefundPolicy, TenderKind};
+    use kassa::store::{BlindItem, RefundItems};
+    let roll = rng.random_range(0..100);
+    if sales.is_empty() || roll < 62 {
+        let lines: Vec<(String, i64)> = (0..rng.random_range(1..=3))
+            .map(|_| {
+                (
+                    skus[rng.random_range(0..skus.len())].clone(),
+                    rng.random_range(1..=3),
+                )
+            })
+            .collect();
+        sales.push(sell_on(store, lines).await);
+        return Made::Sale;
+    }
+    const POLICY: RefundPolicy = RefundPolicy {
+        cash_rounding: 0,
+        blind_max_cents: 1_000_000,
+    };
+    let now = chrono::Utc::now();
+    if roll < 72 {
+        let seq = sales.pop().expect("a sale");
+        let voided = store
+            .call(move |db| {
+                db.commit_void(
+                    &ReceiptRef::Seq(seq),
+                    "walked away",
+                    kassa::timefmt::Zone::Local,
+                    now,
+                )
+            })
+            .await
+            .expect("store");
+        if voided.is_ok() {
+            return Made::Void;
+        }
+    }
+    let seq = sales[rng.random_range(0..sales.len())];
+    let restock = rng.random_bool(0.8);
+    let tender = if rng.random_bool(0.5) {
+        TenderKind::Cash
+    } else {
+        TenderKind::Card
+    };
+    let pick_seed: u64 = rng.random();
+    let sku = skus[rng.random_range(0..skus.len())].clone();
+    store
+        .call(move |db| {
+            let rs = db
+                .refundable_sale(&ReceiptRef::Seq(seq))?
+                .expect("own sale");
+            let open: Vec<_> = rs.lines.iter().filter(|l| l.remaining_qty() > 0).collect();
+            if rs.voided || open.is_empty() {
+                let item = BlindItem {
+                    code: sku,
+                    qty: 1,
+                    restock,
+                };
+                return db.commit_blind_refund(&[item], tender, "no receipt", &POLICY, "EUR", now);
+            }
+            let l = open[(pick_seed as usize) % open.len()];
+            let qty = 1 + (pick_seed / 7) as i64 % l.remaining_qty();
+            let pick = RefundPick {
+                original_line_no: l.line.line_no,
+                qty,
+                restock,
+            };
+            db.commit_refund(
+                &ReceiptRef::Seq(seq),
+                &RefundItems::Picks(vec![pick]),
+                tender,
+                "",
+                &POLICY,
+                now,
+            )
+        })
+        .await
+        .expect("store")
+        .expect("refund");
+    Made::Refund
+}
+
+/// This till's refund and void ids.
+pub async fn document_ids(store: &StoreHandle) -> (BTreeSet<String>, BTreeSet<String>) {
+    store
+        .call(|db| {
+            let mut ids = |sql: &str| -> Result<BTreeSet<String>, rusqlite::Error> {
+                let mut st = db.conn().prepare(sql)?;
+                let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+                rows.collect()
+            };
+            Ok::<_, rusqlite::Error>((
+                ids("SELECT refund_id FROM refunds")?,
+                ids("SELECT void_id FROM sale_voids")?,
+            ))
+        })
+        .await
+        .expect("store")
+        .expect("ids")
+}
+
+/// The server's refunds and voids, and how many of their lines have a stock movement missing
+/// or doubled (should be none).
+pub struct ServerDocuments {
+    pub refund_ids: BTreeSet<String>,
+    pub refund_rows: i64,
+    pub void_ids: BTreeSet<String>,
+    pub void_rows: i64,
+    pub movement_mismatches: i64,
+}
+
+pub async fn server_documents(stack: &TestStack) -> ServerDocuments {
+    let db = stack.client().await.expect("db");
+    let ids = |rows: Vec<tokio_postgres::Row>| -> BTreeSet<String> {
+        rows.iter().map(|r| r.get::<_, String>(0)).collect()
+    };
+    let refunds = db
+        .query("select id::text from public.refunds", &[])
+        .await
+        .expect("refunds");
+    let voids = db
+        .query("select id::text from public.sale_voids", &[])
+        .await
+        .expect("voids");
+    let (refund_rows, void_rows) = (refunds.len() as i64, voids.len() as i64);
+    let movement_mismatches: i64 = db
+        .query_one(
+            "select (
+               (select count(*) from public.refund_lines l where l.product_id is not null
+                  and (select coalesce(sum(m.delta), 0) from public.stock_movements m
+                        where m.refund_id = l.refund_id and m.line_no = l.line_no
+                          and m.reason = 'refund') <> l.qty)
+             + (select count(*) from public.refund_lines l where l.product_id is not null
+                  and (select coalesce(sum(-m.delta), 0) from public.stock_movements m
+                        where m.refund_id = l.refund_id and m.line_no = l.line_no
+                          and m.reason = 'write_off') <> case when l.restock then 0 else l.qty end)
+             + (select count(*) from public.sale_voids v join public.sale_lines l on l.sale_id = v.sale_id
+                 where coalesce(l.mapped_product_id, l.product_id) is not null
+                   and (select coalesce(sum(m.delta), 0) from public.stock_movements m
+                         where m.void_id = v.id and m.line_no = l.line_no) <> l.qty)
+             )::bigint",
+            &[],
+        )
+        .await
+        .expect("movements")
+        .get(0);
+    ServerDocuments {
+        refund_ids: ids(refunds),
+        refund_rows,
+        void_ids: ids(voids),
+        void_rows,
+        movement_mismatches,
+    }
+}

@@ -259,3 +259,176 @@ pub async fn conflicts(
     .map(|r| (r.get(0), r.get(1), r.get(2)))
     .collect()
 }
+
+/// One refund line: original line (None: without a receipt), sku, qty, amount paid back,
+/// restock.
+pub type RefundLine<'a> = (Option<i64>, &'a str, i64, i64, bool);
+
+/// A refund payload with a correct hash over `prev_hash` (docs/protocol.md), paid back in cash.
+pub fn refund_payload(
+    refund_id: Uuid,
+    created_at: &str,
+    original: Option<Uuid>,
+    reason: &str,
+    lines: &[RefundLine],
+    prev_hash: &str,
+) -> Value {
+    let (mut total, mut tax_total) = (0i64, 0i64);
+    let mut jl = Vec::new();
+    for (i, (orig, sku, qty, amount, restock)) in lines.iter().enumerate() {
+        let tax = (amount * 700 + 5350) / 10700;
+        total += amount;
+        tax_total += tax;
+        jl.push(
+            json!({"line_no": i + 1, "original_line_no": orig, "sku": sku,
+            "name": format!("item {sku}"), "qty": qty, "amount_cents": amount,
+            "tax_rate_bp": 700, "tax_cents": tax, "restock": restock}),
+        );
+    }
+    let mut p = json!({"refund_id": refund_id, "created_at": created_at, "currency": "EUR",
+        "original_sale_id": original, "reason": reason, "total_cents": total,
+        "tax_cents": tax_total, "rounding_cents": 0, "lines": jl,
+        "tenders": [{"kind": "cash", "amount_cents": total}], "approved_by": null,
+        "prev_hash": prev_hash, "hash": ""});
+    rehash_refund(&mut p);
+    p
+}
+
+/// The canonical refund form of `p` (docs/protocol.md).
+pub fn refund_canonical(p: &Value) -> String {
+    let i = |v: &Value, k: &str| v.get(k).and_then(Value::as_i64).unwrap_or(0);
+    let mut text = format!(
+        "kassa-refund-v1|{}|{}|{}|{}|{}|{}|{}",
+        p["refund_id"].as_str().unwrap_or_default(),
+        p["created_at"].as_str().unwrap_or_default(),
+        p["currency"].as_str().unwrap_or_default(),
+        p["original_sale_id"].as_str().unwrap_or_default(),
+        i(p, "total_cents"),
+        i(p, "tax_cents"),
+        i(p, "rounding_cents")
+    );
+    let mut lines: Vec<&Value> = p["lines"].as_array().into_iter().flatten().collect();
+    lines.sort_by_key(|l| i(l, "line_no"));
+    for l in lines {
+        let orig = l["original_line_no"]
+            .as_i64()
+            .map(|n| n.to_string())
+            .unwrap_or_default();
+        let restock = l["restock"].as_bool().unwrap_or(true);
+        text.push_str(&format!(
+            "\nR|{}|{orig}|{}|{}|{}|{}|{}|{}",
+            i(l, "line_no"),
+            l["sku"].as_str().unwrap_or_default(),
+            i(l, "qty"),
+            i(l, "amount_cents"),
+            i(l, "tax_rate_bp"),
+            i(l, "tax_cents"),
+            u8::from(restock)
+        ));
+    }
+    for t in p["tenders"].as_array().into_iter().flatten() {
+        text.push_str(&format!(
+            "\nT|{}|{}|0",
+            t["kind"].as_str().unwrap_or_default(),
+            i(t, "amount_cents")
+        ));
+    }
+    text
+}
+
+/// Sets a refund's `hash` from its `prev_hash` and canonical form.
+pub fn rehash_refund(p: &mut Value) {
+    let prev = p["prev_hash"].as_str().unwrap_or_default().to_string();
+    p["hash"] = json!(sha256_hex(&format!("{prev}\n{}", refund_canonical(p))));
+}
+
+/// A void payload with a correct hash: `total` given back in cash.
+pub fn void_payload(
+    void_id: Uuid,
+    sale_id: &str,
+    created_at: &str,
+    total: i64,
+    prev_hash: &str,
+) -> Value {
+    let mut p = json!({"void_id": void_id, "sale_id": sale_id, "created_at": created_at,
+        "reason": "customer left", "total_cents": total,
+        "tenders": [{"kind": "cash", "amount_cents": total}], "approved_by": null,
+        "prev_hash": prev_hash, "hash": ""});
+    rehash_void(&mut p);
+    p
+}
+
+/// Sets a void's `hash` from its `prev_hash` and canonical form.
+pub fn rehash_void(p: &mut Value) {
+    let i = |v: &Value, k: &str| v.get(k).and_then(Value::as_i64).unwrap_or(0);
+    let mut text = format!(
+        "kassa-void-v1|{}|{}|{}|{}",
+        p["void_id"].as_str().unwrap_or_default(),
+        p["created_at"].as_str().unwrap_or_default(),
+        p["sale_id"].as_str().unwrap_or_default(),
+        i(p, "total_cents")
+    );
+    for t in p["tenders"].as_array().into_iter().flatten() {
+        text.push_str(&format!(
+            "\nT|{}|{}|0",
+            t["kind"].as_str().unwrap_or_default(),
+            i(t, "amount_cents")
+        ));
+    }
+    let prev = p["prev_hash"].as_str().unwrap_or_default().to_string();
+    p["hash"] = json!(sha256_hex(&format!("{prev}\n{text}")));
+}
+
+impl Till {
+    /// A refund in this till's chain; `original` is the sale op it refunds (None: blind).
+    pub fn refund(
+        &mut self,
+        original: Option<&Value>,
+        reason: &str,
+        lines: &[RefundLine],
+    ) -> Value {
+        self.refund_at(&ts(0), original, reason, lines)
+    }
+
+    /// [`Till::refund`] made at `created_at` (the till's clock).
+    pub fn refund_at(
+        &mut self,
+        created_at: &str,
+        original: Option<&Value>,
+        reason: &str,
+        lines: &[RefundLine],
+    ) -> Value {
+        let orig = original.map(|op| {
+            op["payload"]["sale_id"]
+                .as_str()
+                .and_then(|s| s.parse::<Uuid>().ok())
+                .expect("sale_id")
+        });
+        let p = refund_payload(
+            Uuid::new_v4(),
+            created_at,
+            orig,
+            reason,
+            lines,
+            &self.prev_hash,
+        );
+        self.prev_hash = p["hash"].as_str().expect("hash").to_string();
+        self.op("refund", p)
+    }
+
+    /// A void, in this till's chain, of the sale op `sale` (everything it took, in cash).
+    pub fn void(&mut self, sale: &Value) -> Value {
+        let s = &sale["payload"];
+        let total =
+            s["total_cents"].as_i64().unwrap_or(0) + s["rounding_cents"].as_i64().unwrap_or(0);
+        let p = void_payload(
+            Uuid::new_v4(),
+            s["sale_id"].as_str().expect("sale_id"),
+            &ts(0),
+            total,
+            &self.prev_hash,
+        );
+        self.prev_hash = p["hash"].as_str().expect("hash").to_string();
+        self.op("void_sale", p)
+    }
+}

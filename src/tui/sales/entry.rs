@@ -93,6 +93,12 @@ pub(super) fn entry_key(
         Some(KeyCmd::VoidSale) => {
             if !s.cart.is_empty() {
                 st.popup = Some(Popup::Confirm(Confirm::VoidSale));
+            } else if let Some(saved) = &s.last_saved {
+                // Nothing rung up: the sale just saved is the one to post-void.
+                return vec![Command::LookupReceipt {
+                    receipt: crate::domain::ReceiptRef::Seq(saved.seq),
+                    purpose: crate::tui::model::ReceiptPurpose::Void,
+                }];
             }
             Vec::new()
         }
@@ -137,6 +143,7 @@ pub(super) fn entry_key(
             s.pending_qty = None;
             Vec::new()
         }
+        Some(KeyCmd::Refund) => crate::tui::refund::open(st),
         _ => {
             type_into(&mut s.input, key);
             Vec::new()

@@ -12,7 +12,7 @@ mod pay;
 
 use super::action::Command;
 use super::keymap::KeyCmd;
-use super::model::SaleSaved;
+use super::model::{RefundSaved, SaleSaved};
 use super::state::{FlashLevel, State};
 use crate::domain::{Cart, Currency, Product};
 use entry::{entry_key, search_key};
@@ -61,6 +61,8 @@ pub struct SalesState {
     pub selected: Option<usize>,
     pub lookups_in_flight: usize,
     pub last_saved: Option<SaleSaved>,
+    /// The refund just committed, until the next sale starts.
+    pub last_refund: Option<RefundSaved>,
 }
 
 impl SalesState {
@@ -73,6 +75,7 @@ impl SalesState {
             selected: None,
             lookups_in_flight: 0,
             last_saved: None,
+            last_refund: None,
         }
     }
 
@@ -124,6 +127,7 @@ pub(super) fn add_product(st: &mut State, product: &Product, qty: i64) {
         Ok(i) => {
             st.sales.selected = Some(i);
             st.sales.last_saved = None;
+            st.sales.last_refund = None;
         }
         Err(e) => st.flash(FlashLevel::Error, format!("{}: {e}", product.name)),
     }

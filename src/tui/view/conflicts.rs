@@ -125,18 +125,11 @@ fn draw_detail(frame: &mut Frame, area: Rect, st: &State, item: &ConflictItem, t
     frame.render_widget(p, area);
 }
 
-/// The key that starts each resolution (kept next to the key map's conflict list).
+/// The key that starts each resolution, from the key map's conflict list.
 fn key_of(action: &str) -> &'static str {
     crate::tui::keymap::bindings(crate::tui::keymap::Context::Conflicts)
         .iter()
-        .find(|b| b.cmd == crate::tui::keymap::KeyCmd::Resolve(action_static(action)))
+        .find(|b| matches!(b.cmd, crate::tui::keymap::KeyCmd::Resolve(a) if a == action))
         .map(|b| b.shown)
         .unwrap_or("?")
-}
-
-fn action_static(action: &str) -> &'static str {
-    ["accept", "recount", "adjust", "map", "non_stock", "reject"]
-        .into_iter()
-        .find(|a| *a == action)
-        .unwrap_or("")
 }

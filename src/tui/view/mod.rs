@@ -4,19 +4,34 @@
 
 mod bars;
 mod conflicts;
+mod forms;
 mod heartbeat;
 mod popup;
 mod queue;
+mod refund;
 mod sales;
 pub mod theme;
 
-use ratatui::layout::Alignment;
-use ratatui::widgets::Paragraph;
+use ratatui::layout::{Alignment, Constraint};
+use ratatui::widgets::{Paragraph, Row, Table};
 use ratatui::Frame;
 
 use super::layout::{self, MIN_HEIGHT, MIN_WIDTH};
 use super::state::{Focus, State};
 use theme::Theme;
+
+/// A table of lines to pick from: a dim header, the selected row reversed and marked `▶`.
+fn pick_table<'a>(
+    rows: impl IntoIterator<Item = Row<'a>>,
+    widths: impl IntoIterator<Item = Constraint>,
+    header: Row<'a>,
+    theme: Theme,
+) -> Table<'a> {
+    Table::new(rows, widths)
+        .header(header.style(theme.dim()))
+        .row_highlight_style(theme.selected())
+        .highlight_symbol("▶")
+}
 
 /// Draws the whole screen for `st`.
 pub fn draw(frame: &mut Frame, st: &State) {
@@ -46,7 +61,10 @@ pub fn draw(frame: &mut Frame, st: &State) {
         heartbeat::panel(frame, r, st, theme);
     }
     if let Some(r) = screen.sales {
-        sales::draw(frame, r, st, theme);
+        match &st.refund {
+            Some(refund) => refund::draw(frame, r, st, refund, theme),
+            None => sales::draw(frame, r, st, theme),
+        }
     }
     if let Some(r) = screen.queue {
         queue::draw(frame, r, st, theme, st.focus == Focus::Queue);

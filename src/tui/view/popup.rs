@@ -13,7 +13,7 @@ use crate::tui::keymap;
 use crate::tui::model::OpDetailView;
 use crate::tui::state::{Confirm, Popup, State};
 
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
+pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
         .flex(Flex::Center)
         .areas(area);
@@ -23,7 +23,7 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     cell
 }
 
-fn frame_block(title: String, theme: Theme) -> Block<'static> {
+pub(super) fn frame_block(title: String, theme: Theme) -> Block<'static> {
     Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border(true))
@@ -39,6 +39,8 @@ pub fn draw(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
             op_detail(frame, area, st, detail, *scroll, theme)
         }
         Some(Popup::Resolve(form)) => resolve(frame, area, form, theme),
+        Some(Popup::Refund(form)) => super::forms::refund(frame, area, st, form, theme),
+        Some(Popup::Void(form)) => super::forms::void(frame, area, st, form, theme),
     }
 }
 
@@ -80,6 +82,9 @@ fn confirm(frame: &mut Frame, area: Rect, what: Confirm, theme: Theme) {
     let question = match what {
         Confirm::QuitDiscardingSale => "A sale is in progress and NOT saved. Quit and discard it?",
         Confirm::VoidSale => "Void the whole sale? Nothing is saved.",
+        Confirm::QuitDiscardingRefund => {
+            "A refund is being put together and NOT saved. Quit and discard it?"
+        }
     };
     let r = centered(area, 50, 6);
     frame.render_widget(Clear, r);

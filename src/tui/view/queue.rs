@@ -41,9 +41,9 @@ pub fn draw(frame: &mut Frame, area: Rect, st: &State, theme: Theme, focused: bo
     }
     let narrow = inner.width < 60;
     // Times in the till's zone: `HH:MM:SS` today, with the date otherwise; the column is as
-    // wide as the visible rows need, and then the kinds are abbreviated below 100 columns.
-    // The narrow table has no time column; an unparseable stored time does not widen it past
-    // the date form.
+    // wide as the visible rows need. Below 100 columns the kinds are the short words (sale,
+    // refund, void, count, resolve). The narrow table has no time column; an unparseable
+    // stored time does not widen it past the date form.
     let times: Vec<String> = if narrow {
         Vec::new()
     } else {
@@ -53,7 +53,7 @@ pub fn draw(frame: &mut Frame, area: Rect, st: &State, theme: Theme, focused: bo
     };
     let time_width = times.iter().map(|t| t.chars().count()).max().unwrap_or(0);
     let time_width = u16::try_from(time_width).unwrap_or(u16::MAX).clamp(8, 16);
-    let short_kinds = narrow || (time_width > 8 && inner.width < 100);
+    let short_kinds = inner.width < 100;
     let mut times = times.into_iter();
     let rows = q.visible().map(|(_, r)| {
         let time = times.next().unwrap_or_default();
@@ -134,5 +134,7 @@ fn short_kind(item: &QueueItem) -> &'static str {
         crate::domain::OpKind::Sale => "sale",
         crate::domain::OpKind::StockCount => "count",
         crate::domain::OpKind::ResolveConflict => "resolve",
+        crate::domain::OpKind::Refund => "refund",
+        crate::domain::OpKind::VoidSale => "void",
     }
 }

@@ -89,8 +89,7 @@ fn draw_lines(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
             Cell::from(total),
         ])
     });
-    let header = Row::new(["#", "Item", "Qty", "Price", "Marks", "Total"]).style(theme.dim());
-    let table = Table::new(
+    let table = super::pick_table(
         rows,
         [
             Constraint::Length(3),
@@ -100,18 +99,23 @@ fn draw_lines(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
             Constraint::Length(12),
             Constraint::Length(10),
         ],
-    )
-    .header(header)
-    .row_highlight_style(theme.selected())
-    .highlight_symbol("▶");
+        Row::new(["#", "Item", "Qty", "Price", "Marks", "Total"]),
+        theme,
+    );
     let mut state = TableState::default().with_selected(s.selected);
     if s.cart.is_empty() {
-        let hint = match &s.last_saved {
-            Some(saved) => format!(
+        let hint = match (&s.last_saved, &s.last_refund) {
+            (Some(saved), _) => format!(
                 "Sale #{} saved. Scan or type a code to start the next sale.",
                 saved.seq
             ),
-            None => "Scan or type a code and press Enter. 3* then a code sells 3.".to_string(),
+            (None, Some(refund)) => format!(
+                "Refund #{} saved. Scan or type a code to start the next sale.",
+                refund.seq
+            ),
+            (None, None) => {
+                "Scan or type a code and press Enter. 3* then a code sells 3.".to_string()
+            }
         };
         frame.render_widget(Paragraph::new(Span::styled(hint, theme.dim())), area);
     } else {
@@ -188,6 +192,18 @@ fn draw_totals(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
             ),
             theme.good(),
         )),
+        (_, None) if s.cart.is_empty() => match &s.last_refund {
+            Some(r) => Line::from(Span::styled(
+                format!(
+                    "✓ refunded #{} · {} paid back {}",
+                    r.seq,
+                    c.format(r.paid_back_cents),
+                    crate::tui::refund::tender_phrase(r.tender)
+                ),
+                theme.good(),
+            )),
+            None => Line::default(),
+        },
         _ => Line::default(),
     };
     frame.render_widget(Paragraph::new(vec![line1, line2]), area);
