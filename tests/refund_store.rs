@@ -259,7 +259,8 @@ fn a_database_at_schema_4_gains_refunds_and_keeps_its_queue_and_references() {
             (version, fk_on == 1 && broken == 0, kinds, counter, next)
         })
         .unwrap();
-    assert_eq!((version, schema_version()), (5, 5));
+    assert_eq!(version, schema_version());
+    assert!(version >= 5, "the refund migration (5) applied");
     assert!(fk_ok, "foreign keys back on and intact");
     assert_eq!(
         kinds,
