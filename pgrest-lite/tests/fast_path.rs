@@ -159,51 +159,6 @@ fn moment(g: &mut Gen) -> String {
     fmt_ms(g.base_ms + k * 7_000 + g.rng.below(1000) as i64)
 }
 
-fn canonical_line(l: &Value) -> String {
-    let i = |k: &str| l.get(k).and_then(Value::as_i64).unwrap_or(0);
-    format!(
-        "L|{}|{}|{}|{}|{}|{}|{}|{}",
-        i("line_no"),
-        l["sku"].as_str().unwrap_or_default(),
-        i("qty"),
-        i("unit_price_cents"),
-        i("discount_cents"),
-        i("tax_rate_bp"),
-        i("line_total_cents"),
-        i("tax_cents")
-    )
-}
-
-/// Sets `hash` from `prev_hash` and the canonical form (docs/protocol.md).
-fn rehash(p: &mut Value) {
-    let i = |v: &Value, k: &str| v.get(k).and_then(Value::as_i64).unwrap_or(0);
-    let mut text = format!(
-        "kassa-sale-v1|{}|{}|{}|{}|{}|{}",
-        p["sale_id"].as_str().unwrap_or_default(),
-        p["created_at"].as_str().unwrap_or_default(),
-        p["currency"].as_str().unwrap_or_default(),
-        i(p, "total_cents"),
-        i(p, "tax_cents"),
-        i(p, "rounding_cents")
-    );
-    let mut lines: Vec<&Value> = p["lines"].as_array().into_iter().flatten().collect();
-    lines.sort_by_key(|l| i(l, "line_no"));
-    for l in lines {
-        text.push('\n');
-        text.push_str(&canonical_line(l));
-    }
-    for t in p["tenders"].as_array().into_iter().flatten() {
-        text.push_str(&format!(
-            "\nT|{}|{}|{}",
-            t["kind"].as_str().unwrap_or_default(),
-            i(t, "amount_cents"),
-            i(t, "change_cents")
-        ));
-    }
-    let prev = p["prev_hash"].as_str().unwrap_or_default().to_string();
-    p["hash"] = json!(sha256_hex(&format!("{prev}\n{text}")));
-}
-
 fn new_op(t: &mut Tl, kind: &str, payload: Value, g: &mut Gen) -> Value {
     t.seq += 1;
     let mut op = json!({"op_id": Uuid::new_v4(), "seq": t.seq, "kind": kind,
@@ -288,12 +243,12 @@ fn sale_payload_for(t: &mut Tl, g: &mut Gen) -> Value {
         }
         _ => {}
     }
-    rehash(&mut p);
+    rehash_sale(&mut p);
     if g.rng.chance(5) {
         p["total_cents"] = json!(total + 1); // bad hash
     } else if g.rng.chance(3) {
         p["prev_hash"] = json!("ab".repeat(32)); // broken chain (hash still right)
-        rehash(&mut p);
+        rehash_sale(&mut p);
     }
     t.prev_hash = p["hash"].as_str().unwrap_or_default().to_string();
     p
@@ -434,7 +389,7 @@ fn bad_op(t: &mut Tl, g: &mut Gen) -> Value {
         }
         _ => {
             p["lines"][0]["line_no"] = json!(3_000_000_000i64); // passes validation, int overflow
-            rehash(&mut p);
+            rehash_sale(&mut p);
             new_op(t, "sale", p, g)
         }
     };
@@ -743,7 +698,7 @@ async fn scenario(seed: u64, batches: usize) {
                 let old = g.rng.pick(&t.sales).clone();
                 let mut p = sale_payload_for(t, &mut g);
                 p["sale_id"] = old["payload"]["sale_id"].clone();
-                rehash(&mut p);
+                rehash_sale(&mut p);
                 t.prev_hash = p["hash"].as_str().unwrap_or_default().to_string();
                 new_op(t, "sale", p, &mut g)
             } else if roll < 93 {

@@ -23,43 +23,6 @@ async fn add_staff(db: &tokio_postgres::Client, store: Uuid, name: &str, role: &
     .get(0)
 }
 
-/// Sets a sale's `hash` from its `prev_hash` and canonical form (docs/protocol.md).
-fn rehash_sale(p: &mut Value) {
-    let i = |v: &Value, k: &str| v.get(k).and_then(Value::as_i64).unwrap_or(0);
-    let mut text = format!(
-        "kassa-sale-v1|{}|{}|{}|{}|{}|{}",
-        p["sale_id"].as_str().unwrap_or_default(),
-        p["created_at"].as_str().unwrap_or_default(),
-        p["currency"].as_str().unwrap_or_default(),
-        i(p, "total_cents"),
-        i(p, "tax_cents"),
-        i(p, "rounding_cents")
-    );
-    for l in p["lines"].as_array().into_iter().flatten() {
-        text.push_str(&format!(
-            "\nL|{}|{}|{}|{}|{}|{}|{}|{}",
-            i(l, "line_no"),
-            l["sku"].as_str().unwrap_or_default(),
-            i(l, "qty"),
-            i(l, "unit_price_cents"),
-            i(l, "discount_cents"),
-            i(l, "tax_rate_bp"),
-            i(l, "line_total_cents"),
-            i(l, "tax_cents")
-        ));
-    }
-    for t in p["tenders"].as_array().into_iter().flatten() {
-        text.push_str(&format!(
-            "\nT|{}|{}|{}",
-            t["kind"].as_str().unwrap_or_default(),
-            i(t, "amount_cents"),
-            i(t, "change_cents")
-        ));
-    }
-    let prev = p["prev_hash"].as_str().unwrap_or_default().to_string();
-    p["hash"] = json!(sha256_hex(&format!("{prev}\n{text}")));
-}
-
 /// A sale in `t`'s chain paid with `tenders`, rung up by `staff` in `shift`.
 fn sale(
     t: &mut Till,
@@ -608,5 +571,128 @@ async fn unknown_staff_and_shifts_are_recorded_and_flagged_not_rejected() {
     );
     assert_eq!(count(&db, "select count(*) from shifts where not open_staff_ok and open_operator = 'technician:root'").await, 1);
     assert_eq!(count(&db, "select count(*) from rejected_ops").await, 0);
+    stack.cleanup().await;
+}
+
+#[tokio::test]
+async fn random_shifts_give_the_server_exactly_the_expected_cash() {
+    let stack = TestStack::start().await.expect("stack");
+    let api = Api::new(&stack);
+    let db = stack.client().await.expect("db");
+    let cashier = Some(add_staff(&db, stack.store_id, "Ana", "cashier").await);
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut below = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng % n) as i64
+    };
+    let mut t = Till::new(&stack.devices[0]);
+    for round in 0..6 {
+        let shift = Uuid::new_v4();
+        let float = below(30_000);
+        let mut expected = float;
+        let mut ops =
+            vec![t.shift_doc("shift_open", shift_open_payload(shift, cashier, float, ""))];
+        let mut sales: Vec<Value> = Vec::new();
+        for _ in 0..5 + below(20) {
+            let sku = ["1001", "1002", "1003", "1004"][below(4) as usize];
+            let (qty, unit) = (1 + below(3), 50 + below(900));
+            let amount = qty * unit;
+            let op = match below(7) {
+                0 => {
+                    let tendered = amount + below(3000);
+                    expected += amount;
+                    sale(
+                        &mut t,
+                        &[(sku, qty, unit)],
+                        json!([{"kind": "cash", "amount_cents": tendered,
+                                "change_cents": tendered - amount}]),
+                        cashier,
+                        Some(shift),
+                    )
+                }
+                1 => sale(
+                    &mut t,
+                    &[(sku, qty, unit)],
+                    json!([{"kind": "card", "amount_cents": amount}]),
+                    cashier,
+                    Some(shift),
+                ),
+                2 => {
+                    let kind = if below(2) == 0 { "paid_in" } else { "paid_out" };
+                    let a = below(2000);
+                    expected += if kind == "paid_in" { a } else { -a };
+                    t.shift_doc(
+                        "cash_movement",
+                        cash_payload(Some(shift), cashier, kind, a, ""),
+                    )
+                }
+                3 => t.shift_doc(
+                    "cash_movement",
+                    cash_payload(Some(shift), cashier, "no_sale", 0, ""),
+                ),
+                4 | 5 => {
+                    let chain = t.prev_hash.clone();
+                    let mut op = t.refund(None, "returned", &[(None, sku, qty, amount, true)]);
+                    if below(2) == 0 {
+                        op["payload"]["tenders"] =
+                            json!([{"kind": "card", "amount_cents": amount}]);
+                        op["payload"]["prev_hash"] = json!(chain);
+                        rehash_refund(&mut op["payload"]);
+                        t.prev_hash = op["payload"]["hash"].as_str().expect("hash").to_string();
+                    } else {
+                        expected -= amount;
+                    }
+                    op["payload"]["staff_id"] = json!(cashier);
+                    op["payload"]["shift_id"] = json!(shift);
+                    op
+                }
+                _ if !sales.is_empty() => {
+                    let s = sales.remove(below(sales.len() as u64) as usize);
+                    let mut op = t.void(&s);
+                    expected -= total(&s);
+                    op["payload"]["shift_id"] = json!(shift);
+                    op
+                }
+                _ => continue,
+            };
+            if op["kind"] == "sale" {
+                sales.push(op.clone());
+            }
+            ops.push(op);
+        }
+        let counted = (expected + below(200) - 100).max(0);
+        ops.push(t.shift_doc(
+            "shift_close",
+            shift_close_payload(shift, cashier, counted, expected.max(0), ""),
+        ));
+        // In batches of random size (runs of sales take the set-based path).
+        let mut rest = &ops[..];
+        while !rest.is_empty() {
+            let n = (1 + below(8) as usize).min(rest.len());
+            let r = api.push(&t.token, &rest[..n]).await;
+            assert_eq!(statuses(&r), vec!["applied"; n], "round {round}: {r:?}");
+            rest = &rest[n..];
+        }
+        let (till, server, got) = shift_row(&db, shift).await;
+        assert_eq!(
+            server, expected,
+            "round {round}: the server's expected cash"
+        );
+        assert_eq!((till, got), (Some(expected.max(0)), Some(counted)));
+    }
+    assert_eq!(
+        count(
+            &db,
+            "select count(*) from kassa_shift_report where chain_ok and staff_ok"
+        )
+        .await,
+        6
+    );
+    assert_eq!(
+        count(&db, "select count(*) from sales where not chain_ok").await,
+        0
+    );
     stack.cleanup().await;
 }

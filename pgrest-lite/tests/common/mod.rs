@@ -519,3 +519,49 @@ impl Till {
         self.op(kind, payload)
     }
 }
+
+/// A sale line's `L` row of the canonical sale form.
+pub fn sale_canonical_line(l: &Value) -> String {
+    let i = |k: &str| l.get(k).and_then(Value::as_i64).unwrap_or(0);
+    format!(
+        "L|{}|{}|{}|{}|{}|{}|{}|{}",
+        i("line_no"),
+        l["sku"].as_str().unwrap_or_default(),
+        i("qty"),
+        i("unit_price_cents"),
+        i("discount_cents"),
+        i("tax_rate_bp"),
+        i("line_total_cents"),
+        i("tax_cents")
+    )
+}
+
+/// Sets a sale's `hash` from its `prev_hash` and canonical form (docs/protocol.md).
+pub fn rehash_sale(p: &mut Value) {
+    let i = |v: &Value, k: &str| v.get(k).and_then(Value::as_i64).unwrap_or(0);
+    let mut text = format!(
+        "kassa-sale-v1|{}|{}|{}|{}|{}|{}",
+        p["sale_id"].as_str().unwrap_or_default(),
+        p["created_at"].as_str().unwrap_or_default(),
+        p["currency"].as_str().unwrap_or_default(),
+        i(p, "total_cents"),
+        i(p, "tax_cents"),
+        i(p, "rounding_cents")
+    );
+    let mut lines: Vec<&Value> = p["lines"].as_array().into_iter().flatten().collect();
+    lines.sort_by_key(|l| i(l, "line_no"));
+    for l in lines {
+        text.push('\n');
+        text.push_str(&sale_canonical_line(l));
+    }
+    for t in p["tenders"].as_array().into_iter().flatten() {
+        text.push_str(&format!(
+            "\nT|{}|{}|{}",
+            t["kind"].as_str().unwrap_or_default(),
+            i(t, "amount_cents"),
+            i(t, "change_cents")
+        ));
+    }
+    let prev = p["prev_hash"].as_str().unwrap_or_default().to_string();
+    p["hash"] = json!(sha256_hex(&format!("{prev}\n{text}")));
+}
