@@ -6,16 +6,16 @@
 -- How this extends the earlier functions:
 --   kassa_prev_doc_hash   redefined: the previous document among sales, refunds, voids, shift
 --                         opens, cash movements and shift closes.
---   kassa_push_fast_run   the one of ..._kassa_refunds_push.sql is kassa_push_fast_run_v2 now;
---                         the new one also declines a run (it goes the per-op way) when the
---                         device's last document before it is a shift document.
+--   kassa_push_fast_run   the previous one (whatever wrapped it last) is kassa_push_fast_run_v3
+--                         now; the new one also declines a run (it goes the per-op way) when
+--                         the device's last document before it is a shift document.
 --   kassa_push_batch      the old one is kassa_push_batch_v1 (both paths: set-based and per
 --                         op); the new one calls it, then records staff_id / approved_by /
 --                         shift_id / operator of the sales, refunds and voids it applied (one
 --                         UPDATE per table, only for documents that name any of them) and
 --                         recomputes server_expected_cents of the shifts the batch touched.
---   kassa_push_op         redefined (copied from ..._kassa_refunds_push.sql): the dispatcher
---                         with the three new kinds.
+--   kassa_push_op         the previous one is kassa_push_op_v3; the new one applies new shift
+--                         documents and hands everything else to it.
 --   kassa_pull            redefined (copied from ..._kassa_rpc.sql): the `staff` section.
 
 -- ---------------------------------------------------------------------------------------
@@ -109,7 +109,7 @@ end
 $$;
 
 alter function public.kassa_push_fast_run(uuid, uuid, jsonb, public.kassa_push_item[])
-  rename to kassa_push_fast_run_v2;
+  rename to kassa_push_fast_run_v3;
 
 create or replace function public.kassa_push_fast_run(p_device uuid, p_store uuid, p_ops jsonb,
                                                       p_items public.kassa_push_item[])
@@ -122,6 +122,8 @@ declare
   v_doc bigint;
   v_sale bigint;
 begin
+  -- (re-entrant; the reads that decide the run under the store's lock)
+  perform pg_advisory_xact_lock(public.kassa_store_lock_key(p_store));
   select min(x.seq) into v_first from unnest(p_items) x where x.is_new;
   if v_first is not null then
     select greatest((select max(sh.open_seq) from public.shifts sh where sh.device_id = p_device),
@@ -135,7 +137,7 @@ begin
       end if;
     end if;
   end if;
-  return public.kassa_push_fast_run_v2(p_device, p_store, p_ops, p_items);
+  return public.kassa_push_fast_run_v3(p_device, p_store, p_ops, p_items);
 end
 $$;
 
@@ -399,8 +401,13 @@ end
 $$;
 
 -- ---------------------------------------------------------------------------------------
--- kassa_push_op with the kinds shift_open, cash_movement and shift_close (otherwise as in
--- ..._kassa_refunds_push.sql)
+-- kassa_push_op: a new shift document is checked and applied here (the op-level checks of
+-- the dispatcher in ..._kassa_refunds_push.sql, in its order), everything else (other kinds,
+-- replays of any kind, an op without a valid op_id) goes to the previous function, whatever
+-- wrapped it since (kassa_push_op_v3 now).
+
+alter function public.kassa_push_op(uuid, uuid, integer, jsonb, jsonb)
+  rename to kassa_push_op_v3;
 
 create or replace function public.kassa_push_op(p_device uuid, p_store uuid, p_threshold integer,
                                                 p_op jsonb, p_prev jsonb)
@@ -413,32 +420,18 @@ declare
   v_seq bigint;
   v_kind text;
   v_skew bigint;
-  v_md5 text;
-  v_payload jsonb;
   r jsonb;
 begin
-  if jsonb_typeof(p_op) is distinct from 'object' or not public.kassa_is_uuid(p_op ->> 'op_id') then
-    return public.kassa_reject_op(p_device, p_store, p_op, 'invalid_payload', 'op_id must be a uuid', false);
+  if p_prev is not null or jsonb_typeof(p_op) is distinct from 'object'
+     or not public.kassa_is_uuid(p_op ->> 'op_id')
+     or jsonb_typeof(p_op -> 'kind') is distinct from 'string'
+     or p_op ->> 'kind' not in ('shift_open', 'cash_movement', 'shift_close') then
+    return public.kassa_push_op_v3(p_device, p_store, p_threshold, p_op, p_prev);
   end if;
+  -- Every write and every read that decides one under the store's lock (re-entrant).
+  perform pg_advisory_xact_lock(public.kassa_store_lock_key(p_store));
   v_op_id := (p_op ->> 'op_id')::uuid;
-  v_md5 := md5(coalesce((p_op -> 'kind')::text, '') || '|' || coalesce((p_op -> 'payload')::text, ''));
-
-  if p_prev is not null then
-    if p_prev ->> 'content_md5' <> v_md5 then
-      return public.kassa_reject_op(p_device, p_store, p_op, 'op_id_reused',
-        format('op_id %s was already used by this device for a different operation', v_op_id), false);
-    end if;
-    if p_prev ->> 'status' = 'rejected' then
-      return jsonb_build_object('op_id', p_op -> 'op_id', 'seq', p_op -> 'seq', 'status', 'rejected',
-                                'code', p_prev ->> 'code', 'message', p_prev ->> 'message');
-    end if;
-    r := jsonb_build_object('op_id', p_op -> 'op_id', 'seq', p_op -> 'seq', 'status', 'duplicate');
-    if p_prev ->> 'note' is not null then
-      r := r || jsonb_build_object('note', p_prev ->> 'note');
-    end if;
-    return r;
-  end if;
-
+  v_kind := p_op ->> 'kind';
   if not public.kassa_is_int(p_op -> 'seq') or (p_op ->> 'seq')::bigint < 0 then
     return public.kassa_reject_op(p_device, p_store, p_op, 'invalid_payload', 'seq must be an integer >= 0', true);
   end if;
@@ -449,39 +442,19 @@ begin
     end if;
   end if;
   v_skew := coalesce((p_op ->> 'skew_ms')::bigint, 0);
-  v_kind := p_op ->> 'kind';
-  v_payload := p_op -> 'payload';
-  if jsonb_typeof(p_op -> 'kind') is distinct from 'string' then
-    return public.kassa_reject_op(p_device, p_store, p_op, 'invalid_payload', 'kind must be a string', true);
-  end if;
-  if v_kind not in ('sale', 'stock_count', 'resolve_conflict', 'refund', 'void_sale',
-                    'shift_open', 'cash_movement', 'shift_close') then
-    return public.kassa_reject_op(p_device, p_store, p_op, 'unknown_kind',
-      format('unknown op kind %s', left(v_kind, 100)), true);
-  end if;
-  if jsonb_typeof(v_payload) is distinct from 'object' then
+  if jsonb_typeof(p_op -> 'payload') is distinct from 'object' then
     return public.kassa_reject_op(p_device, p_store, p_op, 'invalid_payload', 'payload must be an object', true);
   end if;
 
-  r := case v_kind
-    when 'sale' then public.kassa_apply_sale(p_device, p_store, v_op_id, v_seq, v_skew, v_payload)
-    when 'refund' then public.kassa_apply_refund(p_device, p_store, v_op_id, v_seq, v_skew, v_payload)
-    when 'void_sale' then public.kassa_apply_void(p_device, p_store, v_op_id, v_seq, v_skew, v_payload)
-    when 'stock_count' then public.kassa_apply_stock_count(p_device, p_store, v_op_id, v_skew, p_threshold, v_payload)
-    when 'resolve_conflict' then public.kassa_apply_resolution(
-      p_device, p_store, v_op_id,
-      coalesce(public.kassa_ts(p_op ->> 'device_time') + v_skew::double precision * interval '1 millisecond', now()),
-      v_payload)
-    else public.kassa_apply_shift_doc(p_device, p_store, v_op_id, v_seq, v_skew, v_kind, v_payload)
-  end;
-
+  r := public.kassa_apply_shift_doc(p_device, p_store, v_op_id, v_seq, v_skew, v_kind, p_op -> 'payload');
   if r ->> 'status' = 'rejected' then
     return public.kassa_reject_op(p_device, p_store, p_op, r ->> 'code', r ->> 'message', true);
   end if;
   insert into public.applied_ops (device_id, op_id, store_id, seq, kind, content_md5, status, note)
-  values (p_device, v_op_id, p_store, v_seq, v_kind, v_md5, 'applied', r ->> 'note');
-  return jsonb_build_object('op_id', p_op -> 'op_id', 'seq', p_op -> 'seq', 'status', 'applied')
-         || case when r ? 'note' then jsonb_build_object('note', r ->> 'note') else '{}'::jsonb end;
+  values (p_device, v_op_id, p_store, v_seq, v_kind,
+          md5(coalesce((p_op -> 'kind')::text, '') || '|' || coalesce((p_op -> 'payload')::text, '')),
+          'applied', r ->> 'note');
+  return jsonb_build_object('op_id', p_op -> 'op_id', 'seq', p_op -> 'seq', 'status', 'applied');
 end
 $$;
 
@@ -527,6 +500,7 @@ begin
   if v_docs is null then
     return r;
   end if;
+  perform pg_advisory_xact_lock(public.kassa_store_lock_key(p_store)); -- (held already: re-entrant)
 
   update public.sales s
      set staff_id = d.staff_id, approved_by = d.approved_by, shift_id = d.shift_id, operator = d.operator,
