@@ -138,8 +138,16 @@ fn shift_op(t: &mut Tl, g: &mut Gen) -> Value {
         p["prev_hash"] = json!("cd".repeat(32)); // broken chain (hash still right)
     }
     rehash_shift(kind, &mut p);
-    match g.rng.below(20) {
-        0 => p["float_cents"] = json!(-5), // malformed open (or an extra field elsewhere)
+    match g.rng.below(10) {
+        0 => {
+            // malformed (the hash is right for what was hashed)
+            let field = match kind {
+                "shift_open" => "float_cents",
+                "cash_movement" => "amount_cents",
+                _ => "over_short_cents",
+            };
+            p[field] = json!(-5);
+        }
         1 => p["hash"] = json!("00".repeat(32)), // bad hash
         _ => t.prev_hash = p["hash"].as_str().unwrap_or_default().to_string(),
     }
