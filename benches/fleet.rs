@@ -12,7 +12,7 @@
 //! the real sync engine (`sync_once`, run again while anything is left, as a headless
 //! `kassa sync` would keep going). Printed per level: the demo store's aggregate sales/s (its
 //! sales over the time until its last till is done), push round trips as a till sees them (read
-//! the batch, `kassa_push`, mark it sent: the time between two answered batches, the first from the engine's start) p50/p99,
+//! the batch, `kassa_push`, mark it sent: the time between the sent_at of two batches, the first from the start) p50/p99,
 //! deadlocks (the database's pg_stat_database counter and 40P01 errors the tills saw),
 //! serialization failures (40001), every failed push the engine retried, ops rejected; and the
 //! ratio to one till. Afterwards, each level checks that every sale is on the server exactly
@@ -277,7 +277,6 @@ fn copy_db(from: &Path, to: &Path) -> Result<(), BoxError> {
 /// What one till's engine saw: answered batches (when, how many ops) and failed pushes.
 #[derive(Default)]
 struct TillLog {
-    batches: Vec<Instant>,
     rejected: usize,
     failures: Vec<String>,
 }
@@ -336,17 +335,11 @@ fn till_config(stack: &TestStack, token: String, batch: usize) -> Config {
 /// Drains one till until nothing is pending (sync_once again after it gave up on retries).
 async fn drain(store: StoreHandle, config: Config, log: Arc<Mutex<TillLog>>) -> Result<(), String> {
     for _ in 0..20 {
-        if let Ok(mut l) = log.lock() {
-            l.batches.push(Instant::now()); // the first round trip counts from the start
-        }
         let l = log.clone();
         let report = sync_once(store.clone(), &config, move |e| {
             let Ok(mut l) = l.lock() else { return };
             match e {
-                SyncEvent::BatchPushed { rejected, .. } => {
-                    l.batches.push(Instant::now());
-                    l.rejected += rejected;
-                }
+                SyncEvent::BatchPushed { rejected, .. } => l.rejected += rejected,
                 SyncEvent::PushFailed { error, .. } => l.failures.push(error.clone()),
                 _ => {}
             }
@@ -406,7 +399,9 @@ async fn run_level(a: &Args, dir: &Path, n: usize, max: usize) -> Result<Level, 
         .await?
         .get(0);
 
+    let stores: Vec<StoreHandle> = tills.iter().map(|(s, _)| s.clone()).collect();
     let start = Instant::now();
+    let start_utc = chrono::Utc::now();
     let mut tasks = Vec::new();
     let mut logs = Vec::new();
     for (store, config) in tills {
@@ -492,15 +487,31 @@ async fn run_level(a: &Args, dir: &Path, n: usize, max: usize) -> Result<Level, 
         .into());
     }
 
+    // Push round trips: each batch is marked sent with one time (outbox.sent_at, ms); the time
+    // between two is reading the batch, kassa_push and marking it (the first from the start).
     let mut round_trips = Vec::new();
+    for store in &stores[..n] {
+        let sent: Vec<String> = store
+            .call(|db| -> Result<Vec<String>, kassa::store::StoreError> {
+                let mut st = db.conn().prepare(
+                    "SELECT DISTINCT sent_at FROM outbox WHERE state = 'sent' ORDER BY sent_at",
+                )?;
+                let rows = st
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<Vec<String>, _>>()?;
+                Ok(rows)
+            })
+            .await??;
+        let mut prev = start_utc;
+        for t in sent {
+            let t = chrono::DateTime::parse_from_rfc3339(&t)?.with_timezone(&chrono::Utc);
+            round_trips.push((t - prev).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+            prev = t;
+        }
+    }
     let (mut serialization, mut retries, mut seen_deadlocks, mut engine_rejected) = (0, 0, 0, 0);
     for log in &logs[..n] {
         let l = log.lock().map_err(|_| "poisoned log")?;
-        round_trips.extend(
-            l.batches
-                .windows(2)
-                .map(|w| w[1].duration_since(w[0]).as_secs_f64() * 1000.0),
-        );
         retries += l.failures.len();
         serialization += l.failures.iter().filter(|e| e.contains("40001")).count();
         seen_deadlocks += l.failures.iter().filter(|e| e.contains("40P01")).count();
