@@ -29,6 +29,8 @@ use serde_json::Value;
 
 #[path = "support/figure.rs"]
 mod figure;
+#[path = "support/push_profile.rs"]
+mod push_profile;
 
 const PER_ROW_SAMPLE: usize = 1_000;
 
@@ -140,9 +142,48 @@ async fn run(n: usize) -> Result<(), BoxError> {
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     let rows = Rows::build(&payloads, &ids, &base)?;
-    if std::env::var_os("KASSA_BENCH_PROFILE").is_some() {
-        profile_push(&bdb, &base, &payloads[..1000.min(payloads.len())]).await?;
+    // Where kassa_push spends its time (issue 14): one batch of 1,000 sales, rolled back.
+    bdb.query(
+        "select public.kassa_receive_stock($1, p.sku, 100000000) from public.products p
+          where p.active",
+        &[&base.store_id],
+    )
+    .await?;
+    let sample_ops = &payloads[..1000.min(payloads.len())];
+    let prof = push_profile::profile(
+        &base.db_url,
+        base.devices[0].id,
+        base.store_id,
+        &wire_batch(sample_ops)?,
+    )
+    .await?;
+    let engine_ms = sample_ops.len() as f64 / push_rate * 1000.0;
+    println!(
+        "profile: kassa_push of {} sales in SQL (no HTTP) {:.0} ms = {:.0} us per sale; the engine's drain takes {engine_ms:.0} ms for as many",
+        sample_ops.len(),
+        prof.total_ms,
+        prof.total_ms * 1000.0 / sample_ops.len() as f64
+    );
+    for (part, ms) in &prof.parts {
+        println!(
+            "profile:   {part:<58} {ms:>7.1} ms  {:>5.1} %",
+            100.0 * ms / prof.total_ms
+        );
     }
+    println!(
+        "profile:   (of that, parsing the batch text into jsonb alone: {:.1} ms)",
+        prof.parse_ms
+    );
+    println!(
+        "profile: outside kassa_push (HTTP, the gateway, the till reading and marking its queue): {:.0} ms = {:.0} % of the drain",
+        (engine_ms - prof.total_ms).max(0.0),
+        100.0 * (engine_ms - prof.total_ms).max(0.0) / engine_ms
+    );
+    println!(
+        "profile: the per-op path (a subtransaction per op, used after an unexpected error): {:.0} ms = {:.2}x the fast path",
+        prof.per_op_ms,
+        prof.per_op_ms / prof.total_ms
+    );
 
     let sample = PER_ROW_SAMPLE.min(n);
     let truncate = "truncate public.sale_tenders, public.sale_lines, public.sales cascade";
@@ -493,57 +534,6 @@ async fn copy_rows(db: &tokio_postgres::Client, rows: &Rows) -> Result<Duration,
     }
     db.batch_execute("commit").await?;
     Ok(t.elapsed())
-}
-
-/// `KASSA_BENCH_PROFILE=1`: one `kassa_push` of these ops in a SQL session that acts as the
-/// device (as the gateway does), with per-function timings of the server's PL/pgSQL.
-async fn profile_push(
-    db: &tokio_postgres::Client,
-    stack: &TestStack,
-    ops: &[(String, i64, String)],
-) -> Result<(), BoxError> {
-    db.query(
-        "select public.kassa_receive_stock($1, p.sku, 100000000) from public.products p
-          where p.active",
-        &[&stack.store_id],
-    )
-    .await?;
-    let batch = wire_batch(ops)?;
-    let claims = serde_json::json!({"role": "authenticated", "sub": stack.devices[0].id,
-        "app_metadata": {"store_id": stack.store_id}})
-    .to_string();
-    db.batch_execute("begin; set local track_functions = 'pl'")
-        .await?;
-    db.execute(
-        "select set_config('request.jwt.claims', $1, true)",
-        &[&claims],
-    )
-    .await?;
-    db.batch_execute("set local role authenticated").await?;
-    let t = Instant::now();
-    db.execute("select public.kassa_push($1::text::jsonb)", &[&batch])
-        .await?;
-    let took = t.elapsed();
-    db.batch_execute("reset role").await?;
-    println!(
-        "profile: kassa_push of {} sales in SQL (no HTTP) took {:.0} ms; by self time:",
-        ops.len(),
-        took.as_secs_f64() * 1000.0
-    );
-    for r in db
-        .query(
-            "select funcname, calls, round(total_time)::bigint, round(self_time)::bigint
-               from pg_stat_xact_user_functions order by self_time desc limit 12",
-            &[],
-        )
-        .await?
-    {
-        let (f, calls, total, own): (String, i64, i64, i64) =
-            (r.get(0), r.get(1), r.get(2), r.get(3));
-        println!("  {f:<32} calls {calls:>7}  total {total:>6} ms  self {own:>6} ms");
-    }
-    db.batch_execute("rollback").await?;
-    Ok(())
 }
 
 /// Queued sale ops as the JSON array `kassa_push` takes (skew 0).

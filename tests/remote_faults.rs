@@ -65,6 +65,7 @@ fn status() -> HeartbeatStatus {
         oldest_pending_age_s: None,
         rejected: 0,
         device_time: "2026-11-28T17:30:00.000Z".into(),
+        skipped_products: None,
     }
 }
 

@@ -13,6 +13,9 @@ pub struct HeartbeatStatus {
     pub oldest_pending_age_s: Option<i64>,
     pub rejected: i64,
     pub device_time: String,
+    /// Catalog products the till left out as unusable (`kassa doctor` lists them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped_products: Option<i64>,
 }
 
 /// What `kassa_heartbeat` answers.

@@ -29,6 +29,12 @@ pub(crate) async fn beat(sh: &Shared, consecutive_failures: &mut u32) -> Beat {
         return Beat::Failed(RemoteError::Config("no remote configured".into()));
     }
     let _ = sh.refresh_queue().await;
+    let skipped_products = sh
+        .store
+        .call(|db| db.skipped_count())
+        .await
+        .ok()
+        .and_then(Result::ok);
     let snap = sh.status.borrow().clone();
     let hs = HeartbeatStatus {
         app_version: env!("CARGO_PKG_VERSION").into(),
@@ -37,6 +43,7 @@ pub(crate) async fn beat(sh: &Shared, consecutive_failures: &mut u32) -> Beat {
         oldest_pending_age_s: snap.oldest_pending_age_s,
         rejected: snap.rejected,
         device_time: timestamp(Utc::now()),
+        skipped_products,
     };
     let prev = snap.connectivity;
     let hs = &hs;
