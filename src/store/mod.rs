@@ -17,7 +17,9 @@ pub mod restore;
 mod sales;
 pub mod schema;
 mod session;
+mod shifts;
 mod skipped;
+mod staff;
 mod sync_io;
 mod voids;
 mod worker;
@@ -33,13 +35,15 @@ pub use conflicts::ConflictRow;
 pub use outbox::{LocalStatus, OpDetail, QueueFilter, QueueRow};
 pub use receipts::SaleSummary;
 pub use refunds::{BlindItem, RefundItems, RefundReceipt, RefundableSale};
-pub use reports::{VerifyReport, ZReport, ZReturns, ZTaxRow, ZTenderRow};
+pub use reports::{VerifyReport, ZDrawer, ZReport, ZReturns, ZTaxRow, ZTenderRow};
 pub use sales::SaleReceipt;
 pub use session::{SessionSummary, StoredSession};
+pub use shifts::{CashMovementReceipt, ShiftCloseReceipt, ShiftOpenReceipt, ShiftSummary};
 pub use skipped::{
     one_line, skip_key, ProductSkip, SkipTally, SkippedProduct, MAX_SKIP_REASON_CHARS,
     MAX_SKIP_SKU_CHARS,
 };
+pub use staff::{PinCheck, StaffUpdate};
 pub use sync_io::{
     ConflictUpdate, LeaseState, OpResult, PendingOp, ProductUpdate, PullPage, PushTally,
     StockUpdate, SyncCursors,

@@ -79,6 +79,46 @@ pub struct ZReport {
     pub net_tax_cents: i64,
     pub by_tender: Vec<ZTenderRow>,
     pub by_tax_rate: Vec<ZTaxRow>,
+    /// The cash drawer over the shifts opened in the period (all zero without shifts).
+    pub drawer: ZDrawer,
+    /// Each shift opened in the period, oldest first.
+    pub shifts: Vec<super::ShiftSummary>,
+}
+
+/// The drawer's cash summed over the day's shifts (issue 11).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ZDrawer {
+    pub shifts: i64,
+    pub open_shifts: i64,
+    #[serde(flatten)]
+    pub tally: crate::domain::CashTally,
+    /// Sum of each shift's expected cash.
+    pub expected_cents: i64,
+    /// Sum of the closed shifts' counts and over/short.
+    pub counted_cents: i64,
+    pub over_short_cents: i64,
+}
+
+impl ZDrawer {
+    /// The sum over `shifts`.
+    pub fn of(shifts: &[super::ShiftSummary]) -> ZDrawer {
+        let mut d = ZDrawer::default();
+        for s in shifts {
+            d.shifts += 1;
+            d.open_shifts += i64::from(s.closed_at.is_none());
+            let t = &mut d.tally;
+            t.float_cents += s.tally.float_cents;
+            t.cash_sales_cents += s.tally.cash_sales_cents;
+            t.cash_refunds_cents += s.tally.cash_refunds_cents;
+            t.cash_voids_cents += s.tally.cash_voids_cents;
+            t.paid_in_cents += s.tally.paid_in_cents;
+            t.paid_out_cents += s.tally.paid_out_cents;
+            d.expected_cents += s.expected_cents;
+            d.counted_cents += s.counted_cents.unwrap_or(0);
+            d.over_short_cents += s.over_short_cents.unwrap_or(0);
+        }
+        d
+    }
 }
 
 /// The result of `kassa verify`.
@@ -87,6 +127,8 @@ pub struct VerifyReport {
     pub sales_checked: i64,
     pub refunds_checked: i64,
     pub voids_checked: i64,
+    /// Shift opens, cash movements and shift closes.
+    pub shift_documents_checked: i64,
     pub chain_ok: bool,
     /// The first broken link, described.
     pub first_break: Option<String>,
@@ -145,6 +187,7 @@ impl Db {
         )?;
         let by_tender = self.z_tenders(&f, &t)?;
         let by_tax_rate = self.z_tax_rates(&f, &t)?;
+        let shifts = self.shifts_between(from, to)?;
         Ok(ZReport {
             from: f,
             to: t,
@@ -161,6 +204,8 @@ impl Db {
             voids,
             by_tender,
             by_tax_rate,
+            drawer: ZDrawer::of(&shifts),
+            shifts,
         })
     }
 
@@ -247,7 +292,7 @@ impl Db {
         let docs = chain_documents(&self.conn)?;
         let mut prev = GENESIS_HASH.to_string();
         let mut first_break = None;
-        let mut counts = [0i64; 3];
+        let mut counts = [0i64; 6];
         for &(_, kind) in &docs {
             counts[kind as usize] += 1;
         }
@@ -261,8 +306,26 @@ impl Db {
                 DocKind::Sale => check(self.load_sale(seq)?, &payload, &prev),
                 DocKind::Refund => check(load_refund(&self.conn, seq)?, &payload, &prev),
                 DocKind::Void => check(load_void(&self.conn, seq)?, &payload, &prev),
+                DocKind::ShiftOpen => check(
+                    super::shifts::load_shift_open(&self.conn, seq)?,
+                    &payload,
+                    &prev,
+                ),
+                DocKind::Cash => check(super::shifts::load_cash(&self.conn, seq)?, &payload, &prev),
+                DocKind::ShiftClose => check(
+                    super::shifts::load_shift_close(&self.conn, seq)?,
+                    &payload,
+                    &prev,
+                ),
             };
-            let label = ["sale", "refund", "void"][kind as usize];
+            let label = [
+                "sale",
+                "refund",
+                "void",
+                "shift open",
+                "cash movement",
+                "shift close",
+            ][kind as usize];
             let Some(verdict) = verdict else {
                 continue;
             };
@@ -278,6 +341,7 @@ impl Db {
             sales_checked: counts[0],
             refunds_checked: counts[1],
             voids_checked: counts[2],
+            shift_documents_checked: counts[3] + counts[4] + counts[5],
             chain_ok: first_break.is_none(),
             first_break,
             integrity_check: integrity,

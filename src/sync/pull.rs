@@ -12,9 +12,9 @@ use tokio::time::Instant;
 use super::backoff::Backoff;
 use super::shared::Shared;
 use super::status::SyncEvent;
-use crate::remote::{CatalogEntry, PullCursors, PullReply, RemoteError};
+use crate::remote::{CatalogEntry, PullCursors, PullReply, RemoteError, StaffEntry};
 use crate::store::{
-    ConflictUpdate, ProductSkip, ProductUpdate, PullPage, StockUpdate, SyncCursors,
+    ConflictUpdate, ProductSkip, ProductUpdate, PullPage, StaffUpdate, StockUpdate, SyncCursors,
 };
 
 /// Rows applied by one complete pull.
@@ -25,6 +25,48 @@ pub struct PullCounts {
     pub conflicts: usize,
     /// Catalog rows left out because the till cannot use them (see `kassa doctor`).
     pub skipped: usize,
+    /// Staff rows stored (issue 11).
+    pub staff: usize,
+}
+
+/// The usable rows of a pulled staff section and its cursor. A row that is malformed or
+/// fails the till's checks (id not a uuid, unknown role, a hash that is not Argon2id, a bad
+/// name) is left out with a warning naming its id only.
+fn staff_page(section: crate::remote::PullSection<StaffEntry>) -> (Vec<StaffUpdate>, i64) {
+    let rows = section
+        .rows
+        .into_iter()
+        .filter_map(|e| {
+            let r = match e {
+                StaffEntry::Row(r) => r,
+                StaffEntry::Malformed { id, error } => {
+                    let id = crate::store::skip_key(&id);
+                    tracing::warn!(%id, "server sent a malformed staff row: {error}");
+                    return None;
+                }
+            };
+            let id = uuid::Uuid::parse_str(&r.id).ok();
+            let role = crate::domain::Role::parse(&r.role);
+            let name = crate::domain::staff::clean_name(&r.name).ok();
+            let hash_ok = crate::domain::staff::is_argon2id_phc(&r.pin_hash);
+            match (id, role, name, hash_ok) {
+                (Some(id), Some(role), Some(name), true) => Some(StaffUpdate {
+                    id,
+                    name,
+                    role,
+                    pin_hash: r.pin_hash,
+                    active: r.active,
+                    version: r.version,
+                }),
+                _ => {
+                    let id = crate::store::skip_key(&r.id);
+                    tracing::warn!(%id, version = r.version, "server sent an unusable staff row");
+                    None
+                }
+            }
+        })
+        .collect();
+    (rows, section.cursor)
 }
 
 /// How many SKUs a [`SyncEvent::ProductsSkipped`] names at most.
@@ -147,17 +189,26 @@ pub(crate) async fn pull_all(sh: &Shared) -> Result<PullCounts, PullError> {
     let mut cleared = 0usize;
     let skipped_total = loop {
         let c = sh.store.call(|db| db.sync_cursors()).await??;
+        let staff_cursor = sh.store.call(|db| db.staff_cursor()).await??;
         let cursors = PullCursors {
             catalog: c.catalog,
             stock: c.stock,
             conflicts: c.conflicts,
             limit: sh.opts.pull_page_limit,
+            staff: Some(staff_cursor),
         };
         let cursors = &cursors;
-        let reply = sh
+        let mut reply = sh
             .call(|c| async move { c.pull(cursors).await })
             .await?
             .value;
+        if let Some(section) = reply.staff.take() {
+            let (rows, cursor) = staff_page(section);
+            counts.staff += rows.len();
+            sh.store
+                .call(move |db| db.apply_staff_page(&rows, cursor, Utc::now()))
+                .await??;
+        }
         let page = to_page(reply);
         counts.products += page.products.len();
         counts.stock += page.stock.len();
@@ -242,6 +293,48 @@ pub(crate) async fn run(sh: Arc<Shared>, mut rng: StdRng) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_staff_section_keeps_usable_rows_and_leaves_out_the_rest() {
+        let good = crate::domain::Pin::parse("1234")
+            .unwrap()
+            .hash(&[1u8; 16])
+            .unwrap();
+        let reply: PullReply = serde_json::from_value(serde_json::json!({
+            "catalog": {"rows": [], "cursor": 0, "more": false},
+            "stock": {"rows": [], "cursor": 0, "more": false},
+            "conflicts": {"rows": [], "cursor": 0, "more": false},
+            "staff": {"rows": [
+                {"id": "0193a5b0-0000-7000-8000-000000000001", "name": "Ana", "role": "cashier",
+                 "pin_hash": good, "active": true, "version": 3},
+                {"id": "0193a5b0-0000-7000-8000-000000000002", "name": "Bo", "role": "boss",
+                 "pin_hash": good, "active": true, "version": 4},
+                {"id": "0193a5b0-0000-7000-8000-000000000003", "name": "Cy", "role": "manager",
+                 "pin_hash": "$2b$10$bcrypt", "active": true, "version": 5},
+                {"id": "not-a-uuid", "name": "Di", "role": "manager",
+                 "pin_hash": good, "active": true, "version": 6},
+                {"id": "0193a5b0-0000-7000-8000-000000000005", "name": 7, "version": 7}
+            ], "cursor": 7, "more": false}
+        }))
+        .unwrap();
+        assert!(!reply.more());
+        let (rows, cursor) = staff_page(reply.staff.unwrap());
+        assert_eq!(cursor, 7);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].name, "Ana");
+        assert!(
+            !format!("{rows:?}").contains("argon2"),
+            "Debug redacts the hash"
+        );
+        // An older server sends no staff section at all.
+        let old: PullReply = serde_json::from_value(serde_json::json!({
+            "catalog": {"rows": [], "cursor": 0, "more": false},
+            "stock": {"rows": [], "cursor": 0, "more": false},
+            "conflicts": {"rows": [], "cursor": 0, "more": false}
+        }))
+        .unwrap();
+        assert!(old.staff.is_none());
+    }
 
     fn applied_skus(page: &PullPage) -> Vec<&str> {
         page.products
