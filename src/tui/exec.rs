@@ -285,6 +285,12 @@ fn job(cmd: Command) -> Option<Job> {
         }),
         // Network, not store work: the event loop runs it (see `look_up_on_server`).
         Command::Quit | Command::SyncNow | Command::LookupSaleOnServer { .. } => return None,
+        Command::CheckPin { .. }
+        | Command::LoadShift
+        | Command::OpenShift { .. }
+        | Command::CashMovement { .. }
+        | Command::CloseShift { .. }
+        | Command::LoadShiftTotals => return None,
     })
 }
 
