@@ -11,6 +11,8 @@ pub mod op;
 pub mod product;
 pub mod refund;
 pub mod sale;
+pub mod shift;
+pub mod staff;
 pub mod tender;
 pub mod void;
 
@@ -25,6 +27,8 @@ pub use refund::{
     RefundTender, RefundableLine,
 };
 pub use sale::{CompletedSale, GENESIS_HASH};
+pub use shift::{CashMovement, CashMovementKind, CashTally, Denominations, ShiftClose, ShiftOpen};
+pub use staff::{Attribution, Guarded, LockoutPolicy, Pin, Role, RoleLimits, StaffMember};
 pub use tender::{Payment, Settlement, Tender, TenderKind};
 pub use void::SaleVoid;
 

@@ -11,6 +11,9 @@ pub enum OpKind {
     ResolveConflict,
     Refund,
     VoidSale,
+    ShiftOpen,
+    CashMovement,
+    ShiftClose,
 }
 
 impl OpKind {
@@ -21,6 +24,9 @@ impl OpKind {
             OpKind::ResolveConflict => "resolve_conflict",
             OpKind::Refund => "refund",
             OpKind::VoidSale => "void_sale",
+            OpKind::ShiftOpen => "shift_open",
+            OpKind::CashMovement => "cash_movement",
+            OpKind::ShiftClose => "shift_close",
         }
     }
 
@@ -31,6 +37,9 @@ impl OpKind {
             "resolve_conflict" => Some(OpKind::ResolveConflict),
             "refund" => Some(OpKind::Refund),
             "void_sale" => Some(OpKind::VoidSale),
+            "shift_open" => Some(OpKind::ShiftOpen),
+            "cash_movement" => Some(OpKind::CashMovement),
+            "shift_close" => Some(OpKind::ShiftClose),
             _ => None,
         }
     }

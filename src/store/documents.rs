@@ -1,5 +1,5 @@
-//! The till's document chain over sales, refunds and voids (one chain, in `seq` order), and
-//! reading refunds and voids back from their rows.
+//! The till's document chain over sales, refunds, voids and shift documents (one chain, in
+//! `seq` order), and reading refunds and voids back from their rows.
 
 use rusqlite::{Connection, OptionalExtension};
 use uuid::Uuid;
@@ -17,6 +17,14 @@ pub(super) fn chain_head(conn: &Connection) -> Result<String, StoreError> {
                  SELECT * FROM (SELECT seq, hash FROM refunds ORDER BY seq DESC LIMIT 1)
                  UNION ALL
                  SELECT * FROM (SELECT seq, hash FROM sale_voids ORDER BY seq DESC LIMIT 1)
+                 UNION ALL
+                 SELECT * FROM (SELECT seq, hash FROM cash_movements ORDER BY seq DESC LIMIT 1)
+                 UNION ALL
+                 SELECT * FROM (SELECT open_seq, open_hash FROM shifts
+                                ORDER BY open_seq DESC LIMIT 1)
+                 UNION ALL
+                 SELECT * FROM (SELECT close_seq, close_hash FROM shifts
+                                WHERE close_seq IS NOT NULL ORDER BY close_seq DESC LIMIT 1)
              ) ORDER BY seq DESC LIMIT 1",
         )?
         .query_row([], |r| r.get(0))
@@ -30,13 +38,18 @@ pub(super) enum DocKind {
     Sale = 0,
     Refund = 1,
     Void = 2,
+    ShiftOpen = 3,
+    Cash = 4,
+    ShiftClose = 5,
 }
 
 /// Every document's seq and kind, in chain order.
 pub(super) fn chain_documents(conn: &Connection) -> Result<Vec<(i64, DocKind)>, StoreError> {
     let mut st = conn.prepare(
         "SELECT seq, 0 FROM sales UNION ALL SELECT seq, 1 FROM refunds
-         UNION ALL SELECT seq, 2 FROM sale_voids ORDER BY 1",
+         UNION ALL SELECT seq, 2 FROM sale_voids UNION ALL SELECT open_seq, 3 FROM shifts
+         UNION ALL SELECT seq, 4 FROM cash_movements
+         UNION ALL SELECT close_seq, 5 FROM shifts WHERE close_seq IS NOT NULL ORDER BY 1",
     )?;
     let rows = st.query_map([], |r| {
         let k: i64 = r.get(1)?;
@@ -45,7 +58,10 @@ pub(super) fn chain_documents(conn: &Connection) -> Result<Vec<(i64, DocKind)>, 
             match k {
                 0 => DocKind::Sale,
                 1 => DocKind::Refund,
-                _ => DocKind::Void,
+                2 => DocKind::Void,
+                3 => DocKind::ShiftOpen,
+                4 => DocKind::Cash,
+                _ => DocKind::ShiftClose,
             },
         ))
     })?;

@@ -16,7 +16,9 @@ mod reports;
 pub mod restore;
 mod sales;
 pub mod schema;
+mod shifts;
 mod skipped;
+mod staff;
 mod sync_io;
 mod voids;
 mod worker;
@@ -34,10 +36,12 @@ pub use receipts::SaleSummary;
 pub use refunds::{BlindItem, RefundItems, RefundReceipt, RefundableSale};
 pub use reports::{VerifyReport, ZReport, ZReturns, ZTaxRow, ZTenderRow};
 pub use sales::SaleReceipt;
+pub use shifts::{CashMovementReceipt, ShiftCloseReceipt, ShiftOpenReceipt, ShiftSummary};
 pub use skipped::{
     one_line, skip_key, ProductSkip, SkipTally, SkippedProduct, MAX_SKIP_REASON_CHARS,
     MAX_SKIP_SKU_CHARS,
 };
+pub use staff::{PinCheck, StaffUpdate};
 pub use sync_io::{
     ConflictUpdate, LeaseState, OpResult, PendingOp, ProductUpdate, PullPage, PushTally,
     StockUpdate, SyncCursors,

@@ -17,8 +17,8 @@ use super::documents::{chain_head, insert_refund};
 use super::sales::{read_sale, sale_seq};
 use super::{timestamp, Db, StoreError, StoreEvent};
 use crate::domain::{
-    CartLine, CompletedSale, Document, LookedUpSale, OpKind, ReceiptRef, Refund, RefundPick,
-    RefundPolicy, RefundableLine, TenderKind,
+    Attribution, CartLine, CompletedSale, Document, LookedUpSale, OpKind, ReceiptRef, Refund,
+    RefundPick, RefundPolicy, RefundableLine, TenderKind,
 };
 
 /// Which units of a receipt to refund.
@@ -301,7 +301,8 @@ impl Db {
 
     /// Commits a refund against a receipt: refund rows, outbox op, stock deltas (+qty for
     /// restocked lines) and chain link in ONE transaction. Durable when it returns `Ok`;
-    /// `StoreError::Invalid` (nothing written) for what the till knows is wrong.
+    /// `StoreError::Invalid` (nothing written) for what the till knows is wrong. Recorded
+    /// against nobody (see [`commit_refund_as`](Self::commit_refund_as)).
     pub fn commit_refund(
         &mut self,
         receipt: &ReceiptRef,
@@ -311,11 +312,36 @@ impl Db {
         policy: &RefundPolicy,
         now: DateTime<Utc>,
     ) -> Result<RefundReceipt, StoreError> {
+        self.commit_refund_as(
+            receipt,
+            items,
+            tender,
+            reason,
+            policy,
+            &Attribution::default(),
+            now,
+        )
+    }
+
+    /// [`commit_refund`](Self::commit_refund) recorded against `who` (staff, approving
+    /// manager) in the open shift; needs an open shift when the store has staff.
+    #[allow(clippy::too_many_arguments)]
+    pub fn commit_refund_as(
+        &mut self,
+        receipt: &ReceiptRef,
+        items: &RefundItems,
+        tender: TenderKind,
+        reason: &str,
+        policy: &RefundPolicy,
+        who: &Attribution,
+        now: DateTime<Utc>,
+    ) -> Result<RefundReceipt, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let shift = super::shifts::require_shift(&tx, who)?;
         let (refund, original_seq) = plan(&tx, receipt, items, tender, reason, policy, now)?;
-        let receipt = write_refund(tx, refund, original_seq)?;
+        let receipt = write_refund(tx, refund, original_seq, who, shift)?;
         self.notify_refund(receipt.seq);
         Ok(receipt)
     }
@@ -353,7 +379,8 @@ impl Db {
     }
 
     /// Commits a refund without a receipt: items priced from the catalog, a reason required,
-    /// at most `policy.blind_max_cents` paid back. One transaction, like a sale.
+    /// at most `policy.blind_max_cents` paid back. One transaction, like a sale. Recorded
+    /// against nobody (see [`commit_blind_refund_as`](Self::commit_blind_refund_as)).
     pub fn commit_blind_refund(
         &mut self,
         items: &[BlindItem],
@@ -363,11 +390,36 @@ impl Db {
         currency: &str,
         now: DateTime<Utc>,
     ) -> Result<RefundReceipt, StoreError> {
+        self.commit_blind_refund_as(
+            items,
+            tender,
+            reason,
+            policy,
+            currency,
+            &Attribution::default(),
+            now,
+        )
+    }
+
+    /// [`commit_blind_refund`](Self::commit_blind_refund) recorded against `who` in the open
+    /// shift; needs an open shift when the store has staff.
+    #[allow(clippy::too_many_arguments)]
+    pub fn commit_blind_refund_as(
+        &mut self,
+        items: &[BlindItem],
+        tender: TenderKind,
+        reason: &str,
+        policy: &RefundPolicy,
+        currency: &str,
+        who: &Attribution,
+        now: DateTime<Utc>,
+    ) -> Result<RefundReceipt, StoreError> {
         let refund = self.preview_blind_refund(items, tender, reason, policy, currency, now)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let receipt = write_refund(tx, refund, None)?;
+        let shift = super::shifts::require_shift(&tx, who)?;
+        let receipt = write_refund(tx, refund, None, who, shift)?;
         self.notify_refund(receipt.seq);
         Ok(receipt)
     }
@@ -431,10 +483,12 @@ fn write_refund(
     tx: rusqlite::Transaction<'_>,
     mut refund: Refund,
     original_seq: Option<i64>,
+    who: &Attribution,
+    shift: Option<Uuid>,
 ) -> Result<RefundReceipt, StoreError> {
+    refund.approved_by = who.approved_by.map(|u| u.to_string());
     refund.seal(&chain_head(&tx)?);
-    let payload = serde_json::to_string(&refund)
-        .map_err(|e| StoreError::Invalid(format!("cannot encode refund: {e}")))?;
+    let payload = super::sales::stamped(&refund, who, shift)?;
     let seq = super::outbox::insert_document_op(
         &tx,
         OpKind::Refund,
@@ -443,6 +497,15 @@ fn write_refund(
         -refund.paid_back_cents(),
     )?;
     insert_refund(&tx, seq, &refund)?;
+    tx.execute(
+        "UPDATE refunds SET staff_id = ?2, shift_id = ?3, operator = ?4 WHERE seq = ?1",
+        rusqlite::params![
+            seq,
+            who.staff_id.map(|u| u.to_string()),
+            shift.map(|u| u.to_string()),
+            who.operator
+        ],
+    )?;
     let mut deltas: BTreeMap<&str, i64> = BTreeMap::new();
     for l in refund.lines.iter().filter(|l| l.restock) {
         *deltas.entry(l.sku.as_str()).or_default() += l.qty;

@@ -87,6 +87,8 @@ pub struct VerifyReport {
     pub sales_checked: i64,
     pub refunds_checked: i64,
     pub voids_checked: i64,
+    /// Shift opens, cash movements and shift closes.
+    pub shift_documents_checked: i64,
     pub chain_ok: bool,
     /// The first broken link, described.
     pub first_break: Option<String>,
@@ -247,7 +249,7 @@ impl Db {
         let docs = chain_documents(&self.conn)?;
         let mut prev = GENESIS_HASH.to_string();
         let mut first_break = None;
-        let mut counts = [0i64; 3];
+        let mut counts = [0i64; 6];
         for &(_, kind) in &docs {
             counts[kind as usize] += 1;
         }
@@ -261,8 +263,26 @@ impl Db {
                 DocKind::Sale => check(self.load_sale(seq)?, &payload, &prev),
                 DocKind::Refund => check(load_refund(&self.conn, seq)?, &payload, &prev),
                 DocKind::Void => check(load_void(&self.conn, seq)?, &payload, &prev),
+                DocKind::ShiftOpen => check(
+                    super::shifts::load_shift_open(&self.conn, seq)?,
+                    &payload,
+                    &prev,
+                ),
+                DocKind::Cash => check(super::shifts::load_cash(&self.conn, seq)?, &payload, &prev),
+                DocKind::ShiftClose => check(
+                    super::shifts::load_shift_close(&self.conn, seq)?,
+                    &payload,
+                    &prev,
+                ),
             };
-            let label = ["sale", "refund", "void"][kind as usize];
+            let label = [
+                "sale",
+                "refund",
+                "void",
+                "shift open",
+                "cash movement",
+                "shift close",
+            ][kind as usize];
             let Some(verdict) = verdict else {
                 continue;
             };
@@ -278,6 +298,7 @@ impl Db {
             sales_checked: counts[0],
             refunds_checked: counts[1],
             voids_checked: counts[2],
+            shift_documents_checked: counts[3] + counts[4] + counts[5],
             chain_ok: first_break.is_none(),
             first_break,
             integrity_check: integrity,

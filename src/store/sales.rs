@@ -13,7 +13,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{timestamp, Db, StoreError, StoreEvent};
-use crate::domain::{Cart, CompletedSale, OpKind, Settlement};
+use crate::domain::{Attribution, Cart, CompletedSale, OpKind, Settlement};
 
 /// What the cashier (and `kassa sell --json`) is told once the sale is durable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,11 +30,25 @@ pub struct SaleReceipt {
 }
 
 impl Db {
-    /// Commits a paid cart as a sale. Durable when this returns `Ok`.
+    /// Commits a paid cart as a sale. Durable when this returns `Ok`. Recorded against nobody
+    /// (see [`commit_sale_as`](Self::commit_sale_as)).
     pub fn commit_sale(
         &mut self,
         cart: &Cart,
         settlement: &Settlement,
+        now: DateTime<Utc>,
+    ) -> Result<SaleReceipt, StoreError> {
+        self.commit_sale_as(cart, settlement, &Attribution::default(), now)
+    }
+
+    /// Commits a paid cart as a sale recorded against `who`, in the open shift. When the store
+    /// has staff and no shift is open, or `who` names an unknown or disabled staff member (or
+    /// an approver who is not a manager): `StoreError::Invalid`, nothing written.
+    pub fn commit_sale_as(
+        &mut self,
+        cart: &Cart,
+        settlement: &Settlement,
+        who: &Attribution,
         now: DateTime<Utc>,
     ) -> Result<SaleReceipt, StoreError> {
         let mut sale = CompletedSale::new(Uuid::now_v7(), timestamp(now), cart, settlement)?;
@@ -42,9 +56,9 @@ impl Db {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let shift = super::shifts::require_shift(&tx, who)?;
         sale.seal(&super::documents::chain_head(&tx)?);
-        let payload = serde_json::to_string(&sale)
-            .map_err(|e| StoreError::Invalid(format!("cannot encode sale: {e}")))?;
+        let payload = stamped(&sale, who, shift)?;
         tx.prepare_cached(
             "INSERT INTO outbox (op_id, kind, payload, created_at, total_cents)
              VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -60,8 +74,9 @@ impl Db {
         let sale_id = sale.sale_id.to_string();
         tx.prepare_cached(
             "INSERT INTO sales (sale_id, seq, created_at, currency, total_cents, tax_cents,
-                                rounding_cents, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                rounding_cents, prev_hash, hash, staff_id, approved_by,
+                                shift_id, operator)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?
         .execute(params![
             sale_id,
@@ -72,7 +87,11 @@ impl Db {
             sale.tax_cents,
             sale.rounding_cents,
             sale.prev_hash,
-            sale.hash
+            sale.hash,
+            who.staff_id.map(|u| u.to_string()),
+            who.approved_by.map(|u| u.to_string()),
+            shift.map(|u| u.to_string()),
+            who.operator
         ])?;
         {
             let mut st = tx.prepare_cached(
@@ -136,6 +155,22 @@ impl Db {
     pub fn load_sale(&self, seq: i64) -> Result<Option<CompletedSale>, StoreError> {
         read_sale(&self.conn, seq)
     }
+}
+
+/// A document's JSON payload with `who` and the shift added (docs/protocol.md "Who rang it
+/// up"); a document recorded against nobody and no shift is encoded exactly as before.
+pub(super) fn stamped<T: Serialize>(
+    doc: &T,
+    who: &Attribution,
+    shift: Option<Uuid>,
+) -> Result<String, StoreError> {
+    let bad = |e: serde_json::Error| StoreError::Invalid(format!("cannot encode document: {e}"));
+    if who == &Attribution::default() && shift.is_none() {
+        return serde_json::to_string(doc).map_err(bad);
+    }
+    let mut v = serde_json::to_value(doc).map_err(bad)?;
+    who.stamp(shift, &mut v);
+    serde_json::to_string(&v).map_err(bad)
 }
 
 /// The seq of this till's sale `sale_id`, if it is one.

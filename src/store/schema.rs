@@ -255,6 +255,119 @@ CREATE TABLE looked_up_sales (
     looked_up_at       TEXT NOT NULL
 ) STRICT;
 "#,
+    // 6 (issue 11): staff, PIN lockout, shifts and cash movements; who rang up each document.
+    // The outbox's kind CHECK gains the three shift kinds (the table is rebuilt as in 5, the
+    // AUTOINCREMENT counter carried over). `staff` holds local members (`kassa staff add`) and
+    // pulled ones (`source = 'server'`); `staff_lockout` keeps wrong-PIN counts across restarts.
+    // A shift's open and close are two documents of the chain (`open_seq`, `close_seq`).
+    r#"
+CREATE TABLE outbox_new (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    op_id       TEXT NOT NULL UNIQUE,
+    kind        TEXT NOT NULL CHECK (kind IN ('sale', 'stock_count', 'resolve_conflict',
+                                              'refund', 'void_sale', 'shift_open',
+                                              'cash_movement', 'shift_close')),
+    payload     TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'rejected')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    reject_code TEXT,
+    sent_at     TEXT,
+    total_cents INTEGER,
+    note        TEXT
+) STRICT;
+INSERT INTO outbox_new (seq, op_id, kind, payload, created_at, state, attempts, last_error,
+                        reject_code, sent_at, total_cents, note)
+    SELECT seq, op_id, kind, payload, created_at, state, attempts, last_error, reject_code,
+           sent_at, total_cents, note
+    FROM outbox ORDER BY seq;
+DELETE FROM sqlite_sequence WHERE name = 'outbox_new';
+INSERT INTO sqlite_sequence (name, seq)
+    SELECT 'outbox_new', max(seq) FROM (
+        SELECT seq FROM sqlite_sequence WHERE name = 'outbox'
+        UNION ALL SELECT seq FROM outbox_new
+    ) HAVING max(seq) IS NOT NULL;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;
+CREATE INDEX outbox_pending ON outbox (seq) WHERE state = 'pending';
+CREATE INDEX outbox_rejected ON outbox (seq) WHERE state = 'rejected';
+
+CREATE TABLE staff (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    role       TEXT NOT NULL CHECK (role IN ('cashier', 'manager', 'technician')),
+    pin_hash   TEXT NOT NULL,
+    active     INTEGER NOT NULL DEFAULT 1,
+    source     TEXT NOT NULL CHECK (source IN ('local', 'server')),
+    version    INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE staff_lockout (
+    staff_id        TEXT PRIMARY KEY REFERENCES staff (id),
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    -- Unix milliseconds; NULL when not locked.
+    locked_until_ms INTEGER
+) STRICT;
+
+CREATE TABLE shifts (
+    shift_id          TEXT PRIMARY KEY,
+    open_seq          INTEGER NOT NULL UNIQUE REFERENCES outbox (seq),
+    opened_at         TEXT NOT NULL,
+    staff_id          TEXT,
+    float_cents       INTEGER NOT NULL CHECK (float_cents >= 0),
+    denominations     TEXT,
+    approved_by       TEXT,
+    operator          TEXT,
+    open_prev_hash    TEXT NOT NULL,
+    open_hash         TEXT NOT NULL,
+    close_seq         INTEGER UNIQUE REFERENCES outbox (seq),
+    closed_at         TEXT,
+    close_staff_id    TEXT,
+    counted_cents     INTEGER,
+    close_denominations TEXT,
+    expected_cents    INTEGER,
+    over_short_cents  INTEGER,
+    close_approved_by TEXT,
+    close_operator    TEXT,
+    close_prev_hash   TEXT,
+    close_hash        TEXT
+) STRICT;
+-- At most one open shift per till.
+CREATE UNIQUE INDEX shifts_one_open ON shifts ((close_seq IS NULL)) WHERE close_seq IS NULL;
+CREATE INDEX shifts_opened ON shifts (opened_at);
+
+CREATE TABLE cash_movements (
+    movement_id  TEXT PRIMARY KEY,
+    seq          INTEGER NOT NULL UNIQUE REFERENCES outbox (seq),
+    shift_id     TEXT NOT NULL REFERENCES shifts (shift_id),
+    staff_id     TEXT,
+    created_at   TEXT NOT NULL,
+    kind         TEXT NOT NULL CHECK (kind IN ('paid_in', 'paid_out', 'no_sale')),
+    amount_cents INTEGER NOT NULL CHECK (amount_cents >= 0),
+    reason       TEXT NOT NULL,
+    approved_by  TEXT,
+    operator     TEXT,
+    prev_hash    TEXT NOT NULL,
+    hash         TEXT NOT NULL
+) STRICT;
+CREATE INDEX cash_movements_shift ON cash_movements (shift_id);
+
+ALTER TABLE sales ADD COLUMN staff_id TEXT;
+ALTER TABLE sales ADD COLUMN approved_by TEXT;
+ALTER TABLE sales ADD COLUMN shift_id TEXT;
+ALTER TABLE sales ADD COLUMN operator TEXT;
+CREATE INDEX sales_shift ON sales (shift_id) WHERE shift_id IS NOT NULL;
+ALTER TABLE refunds ADD COLUMN staff_id TEXT;
+ALTER TABLE refunds ADD COLUMN shift_id TEXT;
+ALTER TABLE refunds ADD COLUMN operator TEXT;
+CREATE INDEX refunds_shift ON refunds (shift_id) WHERE shift_id IS NOT NULL;
+ALTER TABLE sale_voids ADD COLUMN staff_id TEXT;
+ALTER TABLE sale_voids ADD COLUMN shift_id TEXT;
+ALTER TABLE sale_voids ADD COLUMN operator TEXT;
+CREATE INDEX sale_voids_shift ON sale_voids (shift_id) WHERE shift_id IS NOT NULL;
+"#,
 ];
 
 /// `(applied, known)` when the database has migrations to apply; `None` when it is current.

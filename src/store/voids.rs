@@ -12,7 +12,7 @@ use super::documents::{chain_head, insert_void};
 use super::refunds::unknown_receipt;
 use super::sales::{read_sale, sale_seq};
 use super::{timestamp, Db, StoreError, StoreEvent};
-use crate::domain::{Document, OpKind, ReceiptRef, SaleVoid};
+use crate::domain::{Attribution, Document, OpKind, ReceiptRef, SaleVoid};
 use crate::timefmt::Zone;
 
 /// What the cashier (and `kassa void --json`) is told once the void is durable.
@@ -29,6 +29,7 @@ impl Db {
     /// Voids a sale of this till made on the same local business day (`zone`'s date of
     /// `now`). Refuses, with nothing written: an unknown receipt, another till's sale, a sale
     /// already voided or already (partly) refunded, a sale of another day, no reason.
+    /// Recorded against nobody (see [`commit_void_as`](Self::commit_void_as)).
     pub fn commit_void(
         &mut self,
         receipt: &ReceiptRef,
@@ -36,9 +37,23 @@ impl Db {
         zone: Zone,
         now: DateTime<Utc>,
     ) -> Result<VoidReceipt, StoreError> {
+        self.commit_void_as(receipt, reason, zone, &Attribution::default(), now)
+    }
+
+    /// [`commit_void`](Self::commit_void) recorded against `who` (staff, approving manager) in
+    /// the open shift; needs an open shift when the store has staff.
+    pub fn commit_void_as(
+        &mut self,
+        receipt: &ReceiptRef,
+        reason: &str,
+        zone: Zone,
+        who: &Attribution,
+        now: DateTime<Utc>,
+    ) -> Result<VoidReceipt, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let shift = super::shifts::require_shift(&tx, who)?;
         let seq = match receipt {
             ReceiptRef::Seq(n) => Some(*n),
             ReceiptRef::SaleId(id) => sale_seq(&tx, id)?,
@@ -92,9 +107,9 @@ impl Db {
             )));
         }
         let mut void = SaleVoid::of_sale(Uuid::now_v7(), timestamp(now), &sale, reason)?;
+        void.approved_by = who.approved_by.map(|u| u.to_string());
         void.seal(&chain_head(&tx)?);
-        let payload = serde_json::to_string(&void)
-            .map_err(|e| StoreError::Invalid(format!("cannot encode void: {e}")))?;
+        let payload = super::sales::stamped(&void, who, shift)?;
         let seq = super::outbox::insert_document_op(
             &tx,
             OpKind::VoidSale,
@@ -103,6 +118,15 @@ impl Db {
             -void.total_cents,
         )?;
         insert_void(&tx, seq, &void)?;
+        tx.execute(
+            "UPDATE sale_voids SET staff_id = ?2, shift_id = ?3, operator = ?4 WHERE seq = ?1",
+            rusqlite::params![
+                seq,
+                who.staff_id.map(|u| u.to_string()),
+                shift.map(|u| u.to_string()),
+                who.operator
+            ],
+        )?;
         let mut deltas: BTreeMap<&str, i64> = BTreeMap::new();
         for l in &sale.lines {
             *deltas.entry(l.sku.as_str()).or_default() += l.qty;

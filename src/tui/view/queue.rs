@@ -136,5 +136,8 @@ fn short_kind(item: &QueueItem) -> &'static str {
         crate::domain::OpKind::ResolveConflict => "resolve",
         crate::domain::OpKind::Refund => "refund",
         crate::domain::OpKind::VoidSale => "void",
+        crate::domain::OpKind::ShiftOpen => "shift open",
+        crate::domain::OpKind::CashMovement => "cash",
+        crate::domain::OpKind::ShiftClose => "shift close",
     }
 }
