@@ -53,6 +53,11 @@ keep = 3
 # Most a refund without a receipt may pay back, in minor units (5000 = 50.00 in EUR);
 # 0 = refunds without a receipt are not allowed.
 blind_max_cents = 5000
+
+# The console's login (only when the store has staff: kassa staff add).
+[staff]
+# Lock the console after this many seconds without a key (0 = never, at most 86400).
+idle_lock_s = 300
 "#;
 
 /// The system-wide config, read when no user config exists (installed by the Debian package).
@@ -68,6 +73,21 @@ pub struct Config {
     pub sync: SyncConfig,
     pub backup: BackupConfig,
     pub refunds: RefundsConfig,
+    pub staff: StaffConfig,
+}
+
+/// `[staff]`: the console's login (only when the store has staff).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StaffConfig {
+    /// Lock the console after this many seconds without a key (0 = never).
+    pub idle_lock_s: u64,
+}
+
+impl Default for StaffConfig {
+    fn default() -> Self {
+        StaffConfig { idle_lock_s: 300 }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,6 +165,7 @@ impl Default for Config {
             sync: SyncConfig::default(),
             backup: BackupConfig::default(),
             refunds: RefundsConfig::default(),
+            staff: StaffConfig::default(),
         }
     }
 }
@@ -283,6 +304,11 @@ impl Config {
                 "refunds.blind_max_cents must be between 0 and {}",
                 crate::domain::MAX_UNIT_PRICE
             )));
+        }
+        if self.staff.idle_lock_s > 86_400 {
+            return Err(ConfigError::Invalid(
+                "staff.idle_lock_s must be between 0 (never) and 86400".into(),
+            ));
         }
         if self.sync.batch_max_ops == 0 || self.sync.batch_max_ops > 1000 {
             return Err(ConfigError::Invalid(

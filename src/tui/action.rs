@@ -169,6 +169,11 @@ pub enum Command {
         staff_id: Uuid,
         pin: Pin,
     },
+    /// Record the sales, refunds and voids that follow against this staff member (the
+    /// executor keeps it; `None`: nobody, as without staff).
+    SetStaff {
+        staff_id: Option<Uuid>,
+    },
     /// Read the till's open shift.
     LoadShift,
     /// Open a shift with the counted float: one document, durable when it returns.

@@ -16,6 +16,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use super::action::{Action, Command};
 use super::heartbeat::SyncView;
+use super::login::StaffGate;
 use super::notice::event_action;
 use super::state::{Settings, State};
 use super::{draw, exec, init, update};
@@ -39,6 +40,7 @@ pub fn run(store: StoreHandle, settings: Settings, config: &Config) -> Result<()
         let engine = SyncEngine::start(store.clone(), config);
         let status = engine.status();
         let policy = config.refund_policy();
+        let idle_lock_s = config.staff.idle_lock_s;
         // A receipt of another till is looked up on the server, when there is one.
         let remote = if config.remote.is_configured() {
             RemoteClient::new(&config.remote).ok()
@@ -53,6 +55,7 @@ pub fn run(store: StoreHandle, settings: Settings, config: &Config) -> Result<()
             remote,
             status,
             &engine,
+            idle_lock_s,
         )
         .await;
         engine.shutdown().await;
@@ -98,8 +101,16 @@ async fn executor(
     mut commands: mpsc::UnboundedReceiver<Command>,
     actions: mpsc::UnboundedSender<Action>,
 ) {
+    // Who the documents that follow are recorded against (the logged-in staff member).
+    let mut who = crate::domain::Attribution::default();
     while let Some(cmd) = commands.recv().await {
-        if let Some(a) = exec::execute(&store, cmd).await {
+        if let Command::SetStaff { staff_id } = cmd {
+            who = staff_id
+                .map(crate::domain::Attribution::staff)
+                .unwrap_or_default();
+            continue;
+        }
+        if let Some(a) = exec::execute_as(&store, cmd, &who).await {
             if actions.send(a).is_err() {
                 break;
             }
@@ -182,6 +193,25 @@ async fn store_changed(rx: &mut Option<broadcast::Receiver<StoreEvent>>) -> Opti
     }
 }
 
+async fn staff_gate(store: &StoreHandle, idle_lock_s: u64) -> Result<Option<StaffGate>> {
+    let read =
+        move |db: &mut crate::store::Db| -> Result<Option<StaffGate>, crate::store::StoreError> {
+            if !db.has_staff()? {
+                return Ok(None);
+            }
+            let staff = exec::staff_views(db)?;
+            let shift = db.current_shift()?.map(|s| exec::shift_view(db, &s));
+            let mut gate = StaffGate::new(staff, idle_lock_s, Utc::now());
+            gate.shift = shift;
+            Ok(Some(gate))
+        };
+    store
+        .call(read)
+        .await
+        .wrap_err("cannot read the staff")?
+        .wrap_err("cannot read the staff")
+}
+
 async fn event_loop(
     terminal: &mut DefaultTerminal,
     store: StoreHandle,
@@ -190,11 +220,15 @@ async fn event_loop(
     remote: Option<RemoteClient>,
     mut status: watch::Receiver<SyncStatus>,
     engine: &SyncEngine,
+    idle_lock_s: u64,
 ) -> Result<()> {
     let size = terminal.size().wrap_err("cannot read the terminal size")?;
     let mut st = State::new(settings, Utc::now(), size.width, size.height);
     st.refund_policy = policy;
     st.server_lookup = remote.is_some();
+    // With staff the console opens locked: read them (and the open shift) before the first
+    // draw, so that nothing of the till shows before a PIN.
+    st.staff = staff_gate(&store, idle_lock_s).await?;
     st.heartbeat.sync = SyncView::from(&*status.borrow_and_update());
     let mut sync = Some(status);
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();

@@ -98,8 +98,12 @@ pub fn update(st: &mut State, action: Action) -> Vec<Command> {
             Vec::new()
         }
         Action::PinChecked { staff_id, result } => {
+            let accepted = result.as_ref().ok().map(|s| s.id);
             login::on_checked(st, staff_id, result);
-            Vec::new()
+            match accepted {
+                Some(id) => vec![Command::SetStaff { staff_id: Some(id) }],
+                None => Vec::new(),
+            }
         }
         Action::VoidCommitted(result) => void::on_committed(st, result),
         Action::QueueLoaded {

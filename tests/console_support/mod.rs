@@ -463,7 +463,7 @@ impl FakeStore {
                     ..ShiftTotalsView::default()
                 }),
             }),
-            Command::Quit | Command::SyncNow => return None,
+            Command::Quit | Command::SyncNow | Command::SetStaff { .. } => return None,
         })
     }
 
