@@ -39,8 +39,7 @@ pub fn run(store: StoreHandle, settings: Settings, config: &Config) -> Result<()
     let result = runtime.block_on(async {
         let engine = SyncEngine::start(store.clone(), config);
         let status = engine.status();
-        let policy = config.refund_policy();
-        let idle_lock_s = config.staff.idle_lock_s;
+
         // A receipt of another till is looked up on the server, when there is one.
         let remote = if config.remote.is_configured() {
             RemoteClient::new(&config.remote).ok()
@@ -51,11 +50,10 @@ pub fn run(store: StoreHandle, settings: Settings, config: &Config) -> Result<()
             &mut terminal,
             store,
             settings,
-            policy,
+            config,
             remote,
             status,
             &engine,
-            idle_lock_s,
         )
         .await;
         engine.shutdown().await;
@@ -216,12 +214,13 @@ async fn event_loop(
     terminal: &mut DefaultTerminal,
     store: StoreHandle,
     settings: Settings,
-    policy: crate::domain::RefundPolicy,
+    config: &Config,
     remote: Option<RemoteClient>,
     mut status: watch::Receiver<SyncStatus>,
     engine: &SyncEngine,
-    idle_lock_s: u64,
 ) -> Result<()> {
+    let policy = config.refund_policy();
+    let idle_lock_s = config.staff.idle_lock_s;
     let size = terminal.size().wrap_err("cannot read the terminal size")?;
     let mut st = State::new(settings, Utc::now(), size.width, size.height);
     st.refund_policy = policy;
