@@ -54,10 +54,23 @@ keep = 3
 # 0 = refunds without a receipt are not allowed.
 blind_max_cents = 5000
 
-# The console's login (only when the store has staff: kassa staff add).
+# Cashiers and shifts. Without staff (none added with `kassa staff add` or pulled from the
+# server) the till needs no PIN and no shift. With staff, a cashier (and a technician working
+# headless without a manager's PIN) is held to these limits; beyond them a manager approves.
 [staff]
-# Lock the console after this many seconds without a key (0 = never, at most 86400).
-idle_lock_s = 300
+# Largest line discount or price override a cashier may give alone, in percent.
+max_discount_percent = 10
+# Largest refund against a receipt a cashier may give alone, in minor units.
+refund_limit_cents = 5000
+# A refund without a receipt, a post-void and a no-sale drawer opening need a manager.
+blind_refund_needs_manager = true
+post_void_needs_manager = true
+no_sale_needs_manager = true
+# Wrong PINs in a row before that staff member is locked out, and for how long (seconds).
+max_pin_attempts = 5
+lockout_seconds = 300
+# The console locks (asks for a PIN again) after this many idle seconds; 0 = never.
+idle_lock_seconds = 120
 "#;
 
 /// The system-wide config, read when no user config exists (installed by the Debian package).
@@ -76,17 +89,55 @@ pub struct Config {
     pub staff: StaffConfig,
 }
 
-/// `[staff]`: the console's login (only when the store has staff).
+/// `[staff]`: a cashier's limits, the PIN lockout and the console's idle lock.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StaffConfig {
-    /// Lock the console after this many seconds without a key (0 = never).
-    pub idle_lock_s: u64,
+    pub max_discount_percent: i64,
+    pub refund_limit_cents: i64,
+    pub blind_refund_needs_manager: bool,
+    pub post_void_needs_manager: bool,
+    pub no_sale_needs_manager: bool,
+    pub max_pin_attempts: i64,
+    pub lockout_seconds: i64,
+    pub idle_lock_seconds: u64,
 }
 
 impl Default for StaffConfig {
     fn default() -> Self {
-        StaffConfig { idle_lock_s: 300 }
+        let l = crate::domain::RoleLimits::default();
+        let p = crate::domain::LockoutPolicy::default();
+        StaffConfig {
+            max_discount_percent: l.cashier_max_discount_percent,
+            refund_limit_cents: l.cashier_refund_limit_cents,
+            blind_refund_needs_manager: l.blind_refund_needs_manager,
+            post_void_needs_manager: l.post_void_needs_manager,
+            no_sale_needs_manager: l.no_sale_needs_manager,
+            max_pin_attempts: p.max_attempts,
+            lockout_seconds: p.lockout_seconds,
+            idle_lock_seconds: 120,
+        }
+    }
+}
+
+impl StaffConfig {
+    /// The cashier's limits as the domain checks them.
+    pub fn limits(&self) -> crate::domain::RoleLimits {
+        crate::domain::RoleLimits {
+            cashier_max_discount_percent: self.max_discount_percent,
+            cashier_refund_limit_cents: self.refund_limit_cents,
+            blind_refund_needs_manager: self.blind_refund_needs_manager,
+            post_void_needs_manager: self.post_void_needs_manager,
+            no_sale_needs_manager: self.no_sale_needs_manager,
+        }
+    }
+
+    /// The PIN lockout as the store applies it.
+    pub fn lockout(&self) -> crate::domain::LockoutPolicy {
+        crate::domain::LockoutPolicy {
+            max_attempts: self.max_pin_attempts,
+            lockout_seconds: self.lockout_seconds,
+        }
     }
 }
 
@@ -305,9 +356,25 @@ impl Config {
                 crate::domain::MAX_UNIT_PRICE
             )));
         }
-        if self.staff.idle_lock_s > 86_400 {
+        if !(0..=100).contains(&self.staff.max_discount_percent) {
             return Err(ConfigError::Invalid(
-                "staff.idle_lock_s must be between 0 (never) and 86400".into(),
+                "staff.max_discount_percent must be between 0 and 100".into(),
+            ));
+        }
+        if !(0..=crate::domain::MAX_UNIT_PRICE).contains(&self.staff.refund_limit_cents) {
+            return Err(ConfigError::Invalid(format!(
+                "staff.refund_limit_cents must be between 0 and {}",
+                crate::domain::MAX_UNIT_PRICE
+            )));
+        }
+        if !(1..=100).contains(&self.staff.max_pin_attempts) {
+            return Err(ConfigError::Invalid(
+                "staff.max_pin_attempts must be between 1 and 100".into(),
+            ));
+        }
+        if !(0..=86_400 * 7).contains(&self.staff.lockout_seconds) {
+            return Err(ConfigError::Invalid(
+                "staff.lockout_seconds must be between 0 and 604800".into(),
             ));
         }
         if self.sync.batch_max_ops == 0 || self.sync.batch_max_ops > 1000 {

@@ -1,6 +1,6 @@
 //! End-to-end with staff: the real binary in a pseudo-terminal on a database with two staff
 //! members. Login with the right and the wrong PIN, the lockout after five wrong PINs and its
-//! survival across a restart of the binary, the idle lock (a short `[staff] idle_lock_s`), a
+//! survival across a restart of the binary, the idle lock (a short `[staff] idle_lock_seconds`), a
 //! shift opened and closed blind, and a sale recorded against the cashier and the shift.
 
 mod console_support;
@@ -176,7 +176,7 @@ fn a_wrong_pin_is_refused_and_five_lock_out_also_after_a_restart() {
 #[test]
 fn the_console_locks_after_the_idle_time_and_another_cashier_logs_in() {
     let (till, _) = staffed_till();
-    config(&till, "[staff]\nidle_lock_s = 2\n");
+    config(&till, "[staff]\nidle_lock_seconds = 2\n");
     let mut console = PtyConsole::start(till.dir.path(), &till.db, &[], 80, 24);
     console.wait_for("log in with your PIN", WAIT);
     console.type_keys("2468\r");

@@ -46,12 +46,104 @@ struct Tl {
     prev_hash: String,
     sent: Vec<Value>,
     sales: Vec<Value>,
+    /// The till's open shift, if any.
+    shift: Option<Uuid>,
 }
 
 struct Gen {
     rng: Rng,
     base_ms: i64,
     prices: Vec<(String, i64)>,
+    /// Staff ids of the store (the same in both databases).
+    staff: Vec<Uuid>,
+}
+
+/// A staff reference as a till sends it: a staff member of the store, an unknown id, a
+/// malformed one, or none.
+fn staff_ref(g: &mut Gen) -> Value {
+    match g.rng.below(10) {
+        0..=4 => json!(g.staff[g.rng.below(g.staff.len() as u64) as usize]),
+        5 => json!(Uuid::new_v4()),
+        6 => json!("not-a-uuid"),
+        _ => Value::Null,
+    }
+}
+
+/// Who rang up a sale, refund or void (not hashed): staff, approver, shift, operator, each
+/// sometimes absent.
+fn add_who(op: &mut Value, shift: Option<Uuid>, g: &mut Gen) {
+    if !matches!(op["kind"].as_str(), Some("sale" | "refund" | "void_sale"))
+        || !op["payload"].is_object()
+        || g.rng.chance(25)
+    {
+        return;
+    }
+    op["payload"]["staff_id"] = staff_ref(g);
+    if g.rng.chance(20) {
+        op["payload"]["approved_by"] = staff_ref(g);
+    }
+    op["payload"]["shift_id"] = match g.rng.below(10) {
+        0 => json!(Uuid::new_v4()),
+        1 => Value::Null,
+        _ => json!(shift),
+    };
+    if g.rng.chance(10) {
+        op["payload"]["operator"] = json!("technician:root");
+    }
+}
+
+/// A shift document of the till: an open when no shift is open, else a cash movement or the
+/// close; sometimes malformed or over a broken chain.
+fn shift_op(t: &mut Tl, g: &mut Gen) -> Value {
+    let staff = json!(g.staff[0]);
+    let (kind, mut p) = match t.shift {
+        None => {
+            let id = Uuid::new_v4();
+            t.shift = Some(id);
+            let f = g.rng.below(20_000) as i64;
+            (
+                "shift_open",
+                json!({"shift_id": id, "staff_id": staff, "opened_at": moment(g),
+                "float_cents": f, "denominations": if f % 2 == 0 { json!({"2": f / 2}) } else { Value::Null },
+                "approved_by": null}),
+            )
+        }
+        Some(id) if g.rng.chance(70) => {
+            let kind = *g.rng.pick(&["paid_in", "paid_out", "paid_out", "no_sale"]);
+            let amount = if kind == "no_sale" {
+                0
+            } else {
+                g.rng.below(5000) as i64
+            };
+            (
+                "cash_movement",
+                json!({"movement_id": Uuid::new_v4(), "shift_id": id,
+                "staff_id": staff, "created_at": moment(g), "kind": kind, "amount_cents": amount,
+                "reason": "r", "approved_by": null}),
+            )
+        }
+        Some(id) => {
+            t.shift = None;
+            let (counted, expected) = (g.rng.below(50_000) as i64, g.rng.below(50_000) as i64);
+            (
+                "shift_close",
+                json!({"shift_id": id, "staff_id": staff, "closed_at": moment(g),
+                "counted_cents": counted, "expected_cents": expected,
+                "over_short_cents": counted - expected, "approved_by": null}),
+            )
+        }
+    };
+    p["prev_hash"] = json!(t.prev_hash);
+    if g.rng.chance(5) {
+        p["prev_hash"] = json!("cd".repeat(32)); // broken chain (hash still right)
+    }
+    rehash_shift(kind, &mut p);
+    match g.rng.below(20) {
+        0 => p["float_cents"] = json!(-5), // malformed open (or an extra field elsewhere)
+        1 => p["hash"] = json!("00".repeat(32)), // bad hash
+        _ => t.prev_hash = p["hash"].as_str().unwrap_or_default().to_string(),
+    }
+    new_op(t, kind, p, g)
 }
 
 /// A moment away from the seed's receipt (which the two databases took at slightly different
@@ -65,51 +157,6 @@ fn moment(g: &mut Gen) -> String {
         }
     };
     fmt_ms(g.base_ms + k * 7_000 + g.rng.below(1000) as i64)
-}
-
-fn canonical_line(l: &Value) -> String {
-    let i = |k: &str| l.get(k).and_then(Value::as_i64).unwrap_or(0);
-    format!(
-        "L|{}|{}|{}|{}|{}|{}|{}|{}",
-        i("line_no"),
-        l["sku"].as_str().unwrap_or_default(),
-        i("qty"),
-        i("unit_price_cents"),
-        i("discount_cents"),
-        i("tax_rate_bp"),
-        i("line_total_cents"),
-        i("tax_cents")
-    )
-}
-
-/// Sets `hash` from `prev_hash` and the canonical form (docs/protocol.md).
-fn rehash(p: &mut Value) {
-    let i = |v: &Value, k: &str| v.get(k).and_then(Value::as_i64).unwrap_or(0);
-    let mut text = format!(
-        "kassa-sale-v1|{}|{}|{}|{}|{}|{}",
-        p["sale_id"].as_str().unwrap_or_default(),
-        p["created_at"].as_str().unwrap_or_default(),
-        p["currency"].as_str().unwrap_or_default(),
-        i(p, "total_cents"),
-        i(p, "tax_cents"),
-        i(p, "rounding_cents")
-    );
-    let mut lines: Vec<&Value> = p["lines"].as_array().into_iter().flatten().collect();
-    lines.sort_by_key(|l| i(l, "line_no"));
-    for l in lines {
-        text.push('\n');
-        text.push_str(&canonical_line(l));
-    }
-    for t in p["tenders"].as_array().into_iter().flatten() {
-        text.push_str(&format!(
-            "\nT|{}|{}|{}",
-            t["kind"].as_str().unwrap_or_default(),
-            i(t, "amount_cents"),
-            i(t, "change_cents")
-        ));
-    }
-    let prev = p["prev_hash"].as_str().unwrap_or_default().to_string();
-    p["hash"] = json!(sha256_hex(&format!("{prev}\n{text}")));
 }
 
 fn new_op(t: &mut Tl, kind: &str, payload: Value, g: &mut Gen) -> Value {
@@ -196,12 +243,12 @@ fn sale_payload_for(t: &mut Tl, g: &mut Gen) -> Value {
         }
         _ => {}
     }
-    rehash(&mut p);
+    rehash_sale(&mut p);
     if g.rng.chance(5) {
         p["total_cents"] = json!(total + 1); // bad hash
     } else if g.rng.chance(3) {
         p["prev_hash"] = json!("ab".repeat(32)); // broken chain (hash still right)
-        rehash(&mut p);
+        rehash_sale(&mut p);
     }
     t.prev_hash = p["hash"].as_str().unwrap_or_default().to_string();
     p
@@ -342,7 +389,7 @@ fn bad_op(t: &mut Tl, g: &mut Gen) -> Value {
         }
         _ => {
             p["lines"][0]["line_no"] = json!(3_000_000_000i64); // passes validation, int overflow
-            rehash(&mut p);
+            rehash_sale(&mut p);
             new_op(t, "sale", p, g)
         }
     };
@@ -368,7 +415,8 @@ async fn conflict_keys(db: &tokio_postgres::Client) -> BTreeMap<String, (String,
 
 const DUMPS: &[(&str, &str)] = &[
     ("sales", "select id, store_id, device_id, op_id, seq, created_at, skew_ms, event_time, currency,
-        total_cents, tax_cents, rounding_cents, prev_hash, hash, chain_ok from sales"),
+        total_cents, tax_cents, rounding_cents, prev_hash, hash, chain_ok, staff_id, approved_by,
+        shift_id, operator, staff_ok, shift_ok from sales"),
     ("sale_lines", "select sale_id, line_no, store_id, product_id, mapped_product_id, sku, name, qty,
         unit_price_cents, discount_cents, price_overridden, tax_rate_bp, price_includes_tax,
         line_total_cents, tax_cents from sale_lines"),
@@ -378,11 +426,14 @@ const DUMPS: &[(&str, &str)] = &[
         case when reason = 'receipt' then null else event_time end as event_time from stock_movements"),
     ("refunds", "select id, store_id, device_id, op_id, seq, original_sale_id, created_at, skew_ms,
         event_time, currency, reason, approved_by, total_cents, tax_cents, rounding_cents, prev_hash,
-        hash, chain_ok from refunds"),
+        hash, chain_ok, staff_id, shift_id, operator, staff_ok, shift_ok from refunds"),
     ("refund_lines", "select * from refund_lines"),
     ("refund_tenders", "select * from refund_tenders"),
     ("sale_voids", "select id, store_id, device_id, op_id, seq, sale_id, created_at, skew_ms, event_time,
-        reason, approved_by, total_cents, prev_hash, hash, chain_ok from sale_voids"),
+        reason, approved_by, total_cents, prev_hash, hash, chain_ok, staff_id, shift_id, operator,
+        staff_ok, shift_ok from sale_voids"),
+    ("shifts", "select (to_jsonb(s) - 'received_at')::text from shifts s"),
+    ("cash_movements", "select (to_jsonb(m) - 'received_at')::text from cash_movements m"),
     ("sale_void_tenders", "select * from sale_void_tenders"),
     ("refund_losses", "select store_id, conflict_id, sale_id, line_no, refund_id, void_id, product_id,
         excess_qty, loss_cents from refund_losses"),
@@ -483,6 +534,24 @@ async fn scenario(seed: u64, batches: usize) {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
+    // The same staff in both (one of them of the other store: not a staff member here).
+    let staff: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
+    for (db, stack) in [(&db_a, &a), (&db_b, &b)] {
+        for (i, id) in staff.iter().enumerate() {
+            let store = if i == 2 {
+                stack.other_store_id
+            } else {
+                stack.store_id
+            };
+            db.execute(
+                "insert into staff (id, store_id, name, role, pin_hash)
+                 values ($1, $2, 'staff', 'cashier', '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA')",
+                &[id, &store],
+            )
+            .await
+            .expect("staff");
+        }
+    }
     let (pa, pb) = (product_ids(&db_a).await, product_ids(&db_b).await);
     let mut b2a: Vec<(String, String)> = pb
         .iter()
@@ -494,6 +563,7 @@ async fn scenario(seed: u64, batches: usize) {
         rng: Rng(seed),
         base_ms,
         prices,
+        staff,
     };
     let mut tills: Vec<Tl> = (0..3)
         .map(|i| Tl {
@@ -503,6 +573,7 @@ async fn scenario(seed: u64, batches: usize) {
             prev_hash: "0".repeat(64),
             sent: Vec::new(),
             sales: Vec::new(),
+            shift: None,
         })
         .collect();
     let mut results_total = 0usize;
@@ -521,7 +592,9 @@ async fn scenario(seed: u64, batches: usize) {
         let t = &mut tills[ti];
         for _ in 0..n {
             let roll = g.rng.below(100);
-            let op = if roll < 50 {
+            let op = if roll < 5 {
+                shift_op(t, &mut g)
+            } else if roll < 50 {
                 let p = sale_payload_for(t, &mut g);
                 let op = new_op(t, "sale", p, &mut g);
                 t.sales.push(op.clone());
@@ -625,7 +698,7 @@ async fn scenario(seed: u64, batches: usize) {
                 let old = g.rng.pick(&t.sales).clone();
                 let mut p = sale_payload_for(t, &mut g);
                 p["sale_id"] = old["payload"]["sale_id"].clone();
-                rehash(&mut p);
+                rehash_sale(&mut p);
                 t.prev_hash = p["hash"].as_str().unwrap_or_default().to_string();
                 new_op(t, "sale", p, &mut g)
             } else if roll < 93 {
@@ -642,6 +715,21 @@ async fn scenario(seed: u64, batches: usize) {
                 let p = sale_payload_for(t, &mut g);
                 new_op(t, "sale", p, &mut g)
             };
+            let mut op = op;
+            if op["seq"] == json!(t.seq)
+                && !t.sent.iter().any(|o| o["op_id"] == op["op_id"])
+                && !ops.iter().any(|o| o["op_id"] == op["op_id"])
+            {
+                let shift = t.shift;
+                add_who(&mut op, shift, &mut g);
+                if op["kind"] == "sale" {
+                    if let Some(last) = t.sales.last_mut() {
+                        if last["op_id"] == op["op_id"] {
+                            *last = op.clone();
+                        }
+                    }
+                }
+            }
             ops.push(op);
         }
         if ops.len() > 2 && g.rng.chance(10) {
@@ -732,6 +820,19 @@ async fn scenario(seed: u64, batches: usize) {
         ("select count(*) from rejected_ops where message like 'sale % was already recorded%'", "sale_id reuse"),
         ("select count(*) from stock_movements m join stock_levels s using (store_id, product_id)
            where m.reason = 'sale' and s.baseline_at >= m.event_time", "sales absorbed by a baseline"),
+        ("select count(*) from shifts where close_op_id is not null", "closed shifts"),
+        ("select count(*) from cash_movements", "cash movements"),
+        ("select count(*) from rejected_ops where kind like 'shift%' or kind = 'cash_movement'",
+         "rejected shift documents"),
+        ("select count(*) from sales where shift_ok and shift_id is not null", "sales in a shift"),
+        ("select count(*) from sales where not shift_ok", "sales of an unknown shift"),
+        ("select count(*) from sales where staff_ok and staff_id is not null", "sales by known staff"),
+        ("select count(*) from sales where not staff_ok", "sales by unknown staff"),
+        ("select count(*) from refunds where staff_id is not null", "refunds with staff"),
+        ("select count(*) from sales s where s.chain_ok and exists (select 1 from cash_movements m
+           where m.device_id = s.device_id and m.seq = s.seq - 1)", "sales chained to a cash movement"),
+        ("select count(*) from shifts where server_expected_cents <> coalesce(float_cents, 0)",
+         "shifts with cash documents"),
     ] {
         let produced = n(sql).await;
         eprintln!("seed {seed:#x}: {produced} {what}");

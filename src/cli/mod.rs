@@ -26,6 +26,8 @@ mod refund;
 mod report;
 mod sales;
 mod sell;
+mod shift;
+mod staff;
 mod status;
 mod sync;
 
@@ -52,6 +54,9 @@ pub struct Cli {
     /// Print the default configuration, with comments, and exit.
     #[arg(long)]
     pub print_default_config: bool,
+    /// Who the command is recorded against (--staff, --approver, --pin-stdin).
+    #[command(flatten)]
+    pub actor: staff::ActorFlags,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -94,6 +99,12 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Put a backup in place of the database (refuses to lose ops unless --force).
     Restore(backup::RestoreArgs),
+    /// Staff of a store without a remote: add (PIN from standard input), list, disable.
+    Staff(staff::StaffArgs),
+    /// Shifts: open with a float, close with a blind count, status.
+    Shift(shift::ShiftArgs),
+    /// Cash into or out of the drawer outside a sale (with a reason), or a no-sale opening.
+    Cash(shift::CashArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -203,12 +214,33 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> CliResult {
     let ctx = Context::load(cli.config.as_deref(), cli.db.as_deref())?;
     let _log = ctx.init_logging();
+    let needs_actor = matches!(
+        cli.command,
+        Some(
+            Command::Sell(_)
+                | Command::Refund(_)
+                | Command::Void(_)
+                | Command::Shift(_)
+                | Command::Cash(_)
+        )
+    );
+    if !needs_actor && (cli.actor.pin_stdin || cli.actor.approver.is_some()) {
+        return Err(CliError::BadInput(
+            "--approver and --pin-stdin go with sell, refund, void, shift and cash".into(),
+        ));
+    }
+    let actor = if needs_actor {
+        Some(staff::Actor::from_flags(&cli.actor)?)
+    } else {
+        None
+    };
+    let actor = actor.as_ref();
     match cli.command {
         None => console::run(&ctx, console::ConsoleArgs::default()),
         Some(Command::Console(a)) => console::run(&ctx, a),
-        Some(Command::Sell(a)) => sell::run(&ctx, a),
-        Some(Command::Refund(a)) => refund::refund(&ctx, a),
-        Some(Command::Void(a)) => refund::void(&ctx, a),
+        Some(Command::Sell(a)) => sell::run(&ctx, need(actor)?, a),
+        Some(Command::Refund(a)) => refund::refund(&ctx, need(actor)?, a),
+        Some(Command::Void(a)) => refund::void(&ctx, need(actor)?, a),
         Some(Command::Sales(a)) => sales::run(&ctx, a),
         Some(Command::Queue(a)) => queue::run(&ctx, a),
         Some(Command::Status(a)) => status::run(&ctx, a.json),
@@ -223,5 +255,12 @@ fn run(cli: Cli) -> CliResult {
         Some(Command::Count(a)) => conflicts::count(&ctx, a),
         Some(Command::Backup(a)) => backup::backup(&ctx, a),
         Some(Command::Restore(a)) => backup::run_restore(&ctx, a),
+        Some(Command::Staff(a)) => staff::run(&ctx, a),
+        Some(Command::Shift(a)) => shift::shift(&ctx, need(actor)?, a),
+        Some(Command::Cash(a)) => shift::cash(&ctx, need(actor)?, a),
     }
+}
+
+fn need(actor: Option<&staff::Actor>) -> Result<&staff::Actor, CliError> {
+    actor.ok_or_else(|| CliError::Failed("internal: no actor resolved".into()))
 }

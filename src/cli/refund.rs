@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::sell::parse_item;
 use super::{print_json, CliError, CliResult, Context};
-use crate::domain::{Currency, ReceiptRef, Refund, RefundPick, TenderKind};
+use crate::domain::{Currency, Guarded, ReceiptRef, Refund, RefundPick, TenderKind};
 use crate::store::{BlindItem, RefundItems, RefundableSale, StoreHandle};
 use crate::timefmt::Zone;
 
@@ -165,7 +165,7 @@ struct RefundOut<'a> {
     tender: &'a str,
 }
 
-pub fn refund(ctx: &Context, args: RefundArgs) -> CliResult {
+pub fn refund(ctx: &Context, actor: &super::staff::Actor, args: RefundArgs) -> CliResult {
     let tender = parse_tender(&args.pay)?;
     let policy = ctx.config.refund_policy();
     let currency = ctx.config.currency();
@@ -199,8 +199,12 @@ pub fn refund(ctx: &Context, args: RefundArgs) -> CliResult {
                 .map(|(code, qty)| BlindItem { code, qty, restock })
                 .collect();
             let code = currency.code().to_string();
-            store.call_blocking(move |db| {
-                db.commit_blind_refund(&blind, tender, &reason, &policy, &code, now)
+            let (actor, staff_cfg) = (actor.clone(), ctx.config.staff.clone());
+            store.call_blocking(move |db| -> Result<_, CliError> {
+                // The checks of the refund itself come first (bad input before approval).
+                db.preview_blind_refund(&blind, tender, &reason, &policy, &code, now)?;
+                let who = actor.attribution(&staff_cfg, db, Some(Guarded::BlindRefund))?;
+                Ok(db.commit_blind_refund_as(&blind, tender, &reason, &policy, &code, &who, now)?)
             })??
         }
         Some(r) => {
@@ -221,8 +225,22 @@ pub fn refund(ctx: &Context, args: RefundArgs) -> CliResult {
                 })??;
                 RefundItems::Picks(picks_for(&rs, &items, restock, &barcode_sku)?)
             };
-            store.call_blocking(move |db| {
-                db.commit_refund(&receipt, &refund_items, tender, &reason, &policy, now)
+            let (actor, staff_cfg) = (actor.clone(), ctx.config.staff.clone());
+            store.call_blocking(move |db| -> Result<_, CliError> {
+                let planned =
+                    db.preview_refund(&receipt, &refund_items, tender, &reason, &policy, now)?;
+                let amount_cents = planned.paid_back_cents();
+                let who =
+                    actor.attribution(&staff_cfg, db, Some(Guarded::Refund { amount_cents }))?;
+                Ok(db.commit_refund_as(
+                    &receipt,
+                    &refund_items,
+                    tender,
+                    &reason,
+                    &policy,
+                    &who,
+                    now,
+                )?)
             })??
         }
     };
@@ -273,12 +291,14 @@ fn print_refund_lines(r: &Refund, currency: Currency) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn void(ctx: &Context, args: VoidArgs) -> CliResult {
+pub fn void(ctx: &Context, actor: &super::staff::Actor, args: VoidArgs) -> CliResult {
     let receipt = ReceiptRef::parse(&args.sale)?;
     let store = ctx.open_store()?;
     let reason = args.reason.clone();
-    let v = store.call_blocking(move |db| {
-        db.commit_void(&receipt, &reason, Zone::Local, chrono::Utc::now())
+    let (actor, staff_cfg) = (actor.clone(), ctx.config.staff.clone());
+    let v = store.call_blocking(move |db| -> Result<_, CliError> {
+        let who = actor.attribution(&staff_cfg, db, Some(Guarded::PostVoid))?;
+        Ok(db.commit_void_as(&receipt, &reason, Zone::Local, &who, chrono::Utc::now())?)
     })??;
     if args.json {
         print_json(&v)?;

@@ -22,6 +22,12 @@ pub enum ReportKind {
         #[arg(long)]
         json: bool,
     },
+    /// The open shift so far (X report): float, sales, cash movements, expected cash. Resets
+    /// nothing.
+    X {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The UTC bounds `[start, end)` of a local calendar day.
@@ -41,7 +47,10 @@ pub(super) fn day_bounds(
 }
 
 pub fn run(ctx: &Context, args: ReportArgs) -> CliResult {
-    let ReportKind::Z { date, json } = args.kind;
+    let (date, json) = match args.kind {
+        ReportKind::Z { date, json } => (date, json),
+        ReportKind::X { json } => return super::shift::status(ctx, json),
+    };
     let day = match date {
         Some(d) => NaiveDate::parse_from_str(&d, "%Y-%m-%d")
             .map_err(|_| CliError::BadInput(format!("--date {d:?}: use YYYY-MM-DD")))?,
@@ -117,6 +126,46 @@ pub fn run(ctx: &Context, args: ReportArgs) -> CliResult {
             c.format(t.net_tax_cents)
         );
     }
+    if !z.shifts.is_empty() {
+        let d = &z.drawer;
+        outln!(
+            "cash drawer over {} shift(s) ({} still open):",
+            d.shifts,
+            d.open_shifts
+        );
+        outln!("  {:<22}{:>12}", "floats", c.format(d.tally.float_cents));
+        outln!(
+            "  {:<22}{:>12}",
+            "cash sales",
+            c.format(d.tally.cash_sales_cents)
+        );
+        outln!(
+            "  {:<22}{:>12}",
+            "cash refunds",
+            c.format(-d.tally.cash_refunds_cents)
+        );
+        outln!(
+            "  {:<22}{:>12}",
+            "cash voids",
+            c.format(-d.tally.cash_voids_cents)
+        );
+        outln!("  {:<22}{:>12}", "paid in", c.format(d.tally.paid_in_cents));
+        outln!(
+            "  {:<22}{:>12}",
+            "paid out",
+            c.format(-d.tally.paid_out_cents)
+        );
+        outln!("  {:<22}{:>12}", "expected", c.format(d.expected_cents));
+        outln!(
+            "  {:<22}{:>12}",
+            "counted (closed)",
+            c.format(d.counted_cents)
+        );
+        outln!("  {:<22}{:>12}", "over/short", c.format(d.over_short_cents));
+        for s in &z.shifts {
+            super::shift::print_summary(c, s)?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -129,6 +178,9 @@ pub fn verify(ctx: &Context, json: bool) -> CliResult {
         outln!("sales checked     {}", report.sales_checked);
         outln!("refunds checked   {}", report.refunds_checked);
         outln!("voids checked     {}", report.voids_checked);
+        if report.shift_documents_checked > 0 {
+            outln!("shift documents   {}", report.shift_documents_checked);
+        }
         outln!(
             "hash chain        {}",
             report.first_break.as_deref().unwrap_or("ok")

@@ -71,7 +71,7 @@ struct LineOut<'a> {
     unit_price_cents: i64,
 }
 
-pub fn run(ctx: &Context, args: SellArgs) -> CliResult {
+pub fn run(ctx: &Context, actor: &super::staff::Actor, args: SellArgs) -> CliResult {
     let currency = ctx.config.currency();
     let payment = parse_payment(&args.pay, currency)?;
     let mut wanted = Vec::with_capacity(args.items.len());
@@ -81,7 +81,9 @@ pub fn run(ctx: &Context, args: SellArgs) -> CliResult {
     }
     let store = ctx.open_store()?;
     let rounding = ctx.config.cash_rounding;
+    let (actor, staff_cfg) = (actor.clone(), ctx.config.staff.clone());
     let (cart, receipt) = store.call_blocking(move |db| -> Result<_, CliError> {
+        let who = actor.attribution(&staff_cfg, db, None)?;
         let mut cart = Cart::new(currency);
         for (code, qty) in &wanted {
             let product: Product = db
@@ -92,7 +94,7 @@ pub fn run(ctx: &Context, args: SellArgs) -> CliResult {
         }
         let totals = cart.totals()?;
         let settlement = settle(totals.total_cents, payment, rounding, currency)?;
-        let receipt = db.commit_sale(&cart, &settlement, chrono::Utc::now())?;
+        let receipt = db.commit_sale_as(&cart, &settlement, &who, chrono::Utc::now())?;
         Ok((cart, receipt))
     })??;
     let pay = args.pay.split(':').next().unwrap_or("cash");

@@ -14,5 +14,5 @@ pub use client::{RemoteClient, Timed};
 pub use error::{ErrorClass, RemoteError};
 pub use types::{
     CatalogEntry, CatalogRow, HeartbeatReply, HeartbeatStatus, OpOutcome, PullCursors, PullReply,
-    PullSection, PushOp, PushResult, RemoteConflict, StockRow,
+    PullSection, PushOp, PushResult, RemoteConflict, StaffEntry, StaffRow, StockRow,
 };

@@ -90,6 +90,9 @@ pub struct PullCursors {
     pub stock: i64,
     pub conflicts: i64,
     pub limit: i64,
+    /// The staff section's cursor (issue 11); a till that sends none gets no staff section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff: Option<i64>,
 }
 
 /// One page of one section of a pull.
@@ -116,12 +119,75 @@ pub struct PullReply {
     pub catalog: PullSection<CatalogEntry>,
     pub stock: PullSection<StockRow>,
     pub conflicts: PullSection<RemoteConflict>,
+    /// Absent from servers before issue 11 (and when no staff cursor was sent).
+    #[serde(default)]
+    pub staff: Option<PullSection<StaffEntry>>,
 }
 
 impl PullReply {
     /// True when any section has another page.
     pub fn more(&self) -> bool {
-        self.catalog.more || self.stock.more || self.conflicts.more
+        self.catalog.more
+            || self.stock.more
+            || self.conflicts.more
+            || self.staff.as_ref().is_some_and(|s| s.more)
+    }
+}
+
+/// A pulled staff row in the protocol's shape. `pin_hash` is an Argon2id PHC string; `Debug`
+/// never shows it.
+#[derive(Clone, PartialEq, Deserialize)]
+pub struct StaffRow {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub pin_hash: String,
+    pub active: bool,
+    pub version: i64,
+}
+
+impl std::fmt::Debug for StaffRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaffRow")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("pin_hash", &"<redacted>")
+            .field("active", &self.active)
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+/// One pulled staff row: well formed, or not (left out with a warning, like a malformed
+/// catalog row; never fails the pull).
+#[derive(Debug, Clone, PartialEq)]
+pub enum StaffEntry {
+    Row(StaffRow),
+    Malformed {
+        /// The row's `id` if it is a string, else empty.
+        id: String,
+        /// What is wrong with it (never the row's values).
+        error: String,
+    },
+}
+
+impl<'de> Deserialize<'de> for StaffEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        let id = v
+            .get("id")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_default();
+        Ok(match serde_json::from_value::<StaffRow>(v) {
+            Ok(row) => StaffEntry::Row(row),
+            // serde's message names the field and the type, not the value.
+            Err(e) => StaffEntry::Malformed {
+                id,
+                error: e.to_string(),
+            },
+        })
     }
 }
 

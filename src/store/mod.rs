@@ -34,7 +34,7 @@ pub use conflicts::ConflictRow;
 pub use outbox::{LocalStatus, OpDetail, QueueFilter, QueueRow};
 pub use receipts::SaleSummary;
 pub use refunds::{BlindItem, RefundItems, RefundReceipt, RefundableSale};
-pub use reports::{VerifyReport, ZReport, ZReturns, ZTaxRow, ZTenderRow};
+pub use reports::{VerifyReport, ZDrawer, ZReport, ZReturns, ZTaxRow, ZTenderRow};
 pub use sales::SaleReceipt;
 pub use shifts::{CashMovementReceipt, ShiftCloseReceipt, ShiftOpenReceipt, ShiftSummary};
 pub use skipped::{

@@ -79,6 +79,46 @@ pub struct ZReport {
     pub net_tax_cents: i64,
     pub by_tender: Vec<ZTenderRow>,
     pub by_tax_rate: Vec<ZTaxRow>,
+    /// The cash drawer over the shifts opened in the period (all zero without shifts).
+    pub drawer: ZDrawer,
+    /// Each shift opened in the period, oldest first.
+    pub shifts: Vec<super::ShiftSummary>,
+}
+
+/// The drawer's cash summed over the day's shifts (issue 11).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ZDrawer {
+    pub shifts: i64,
+    pub open_shifts: i64,
+    #[serde(flatten)]
+    pub tally: crate::domain::CashTally,
+    /// Sum of each shift's expected cash.
+    pub expected_cents: i64,
+    /// Sum of the closed shifts' counts and over/short.
+    pub counted_cents: i64,
+    pub over_short_cents: i64,
+}
+
+impl ZDrawer {
+    /// The sum over `shifts`.
+    pub fn of(shifts: &[super::ShiftSummary]) -> ZDrawer {
+        let mut d = ZDrawer::default();
+        for s in shifts {
+            d.shifts += 1;
+            d.open_shifts += i64::from(s.closed_at.is_none());
+            let t = &mut d.tally;
+            t.float_cents += s.tally.float_cents;
+            t.cash_sales_cents += s.tally.cash_sales_cents;
+            t.cash_refunds_cents += s.tally.cash_refunds_cents;
+            t.cash_voids_cents += s.tally.cash_voids_cents;
+            t.paid_in_cents += s.tally.paid_in_cents;
+            t.paid_out_cents += s.tally.paid_out_cents;
+            d.expected_cents += s.expected_cents;
+            d.counted_cents += s.counted_cents.unwrap_or(0);
+            d.over_short_cents += s.over_short_cents.unwrap_or(0);
+        }
+        d
+    }
 }
 
 /// The result of `kassa verify`.
@@ -147,6 +187,7 @@ impl Db {
         )?;
         let by_tender = self.z_tenders(&f, &t)?;
         let by_tax_rate = self.z_tax_rates(&f, &t)?;
+        let shifts = self.shifts_between(from, to)?;
         Ok(ZReport {
             from: f,
             to: t,
@@ -163,6 +204,8 @@ impl Db {
             voids,
             by_tender,
             by_tax_rate,
+            drawer: ZDrawer::of(&shifts),
+            shifts,
         })
     }
 

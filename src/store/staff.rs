@@ -300,6 +300,34 @@ impl Db {
             .map(timestamp))
     }
 
+    /// The pull's staff cursor (the last staff version seen; 0 = from the start).
+    pub fn staff_cursor(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .meta_get("sync_cursor_staff")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Stores one pulled page of staff rows and the staff cursor in one transaction.
+    pub fn apply_staff_page(
+        &mut self,
+        rows: &[StaffUpdate],
+        cursor: i64,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = upsert_staff(&tx, rows, now)?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('sync_cursor_staff', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [cursor.max(0).to_string()],
+        )?;
+        tx.commit()?;
+        Ok(n)
+    }
+
     /// Stores staff rows pulled from the server (newer versions replace older ones; a row of
     /// a local member with the same id is taken over by the server's). Returns how many
     /// changed.
@@ -311,29 +339,38 @@ impl Db {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut n = 0;
-        {
-            let mut st = tx.prepare_cached(
-                "INSERT INTO staff (id, name, role, pin_hash, active, source, version, updated_at)
+        let n = upsert_staff(&tx, rows, now)?;
+        tx.commit()?;
+        Ok(n)
+    }
+}
+
+fn upsert_staff(
+    tx: &rusqlite::Transaction<'_>,
+    rows: &[StaffUpdate],
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let mut n = 0;
+    {
+        let mut st = tx.prepare_cached(
+            "INSERT INTO staff (id, name, role, pin_hash, active, source, version, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'server', ?6, ?7)
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role,
                      pin_hash = excluded.pin_hash, active = excluded.active, source = 'server',
                      version = excluded.version, updated_at = excluded.updated_at
                  WHERE staff.source = 'local' OR staff.version < excluded.version",
-            )?;
-            for r in rows {
-                n += st.execute(params![
-                    r.id.to_string(),
-                    r.name,
-                    r.role.as_str(),
-                    r.pin_hash,
-                    r.active,
-                    r.version,
-                    timestamp(now)
-                ])?;
-            }
+        )?;
+        for r in rows {
+            n += st.execute(params![
+                r.id.to_string(),
+                r.name,
+                r.role.as_str(),
+                r.pin_hash,
+                r.active,
+                r.version,
+                timestamp(now)
+            ])?;
         }
-        tx.commit()?;
-        Ok(n)
     }
+    Ok(n)
 }

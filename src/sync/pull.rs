@@ -12,9 +12,9 @@ use tokio::time::Instant;
 use super::backoff::Backoff;
 use super::shared::Shared;
 use super::status::SyncEvent;
-use crate::remote::{CatalogEntry, PullCursors, PullReply, RemoteError};
+use crate::remote::{CatalogEntry, PullCursors, PullReply, RemoteError, StaffEntry};
 use crate::store::{
-    ConflictUpdate, ProductSkip, ProductUpdate, PullPage, StockUpdate, SyncCursors,
+    ConflictUpdate, ProductSkip, ProductUpdate, PullPage, StaffUpdate, StockUpdate, SyncCursors,
 };
 
 /// Rows applied by one complete pull.
@@ -25,6 +25,48 @@ pub struct PullCounts {
     pub conflicts: usize,
     /// Catalog rows left out because the till cannot use them (see `kassa doctor`).
     pub skipped: usize,
+    /// Staff rows stored (issue 11).
+    pub staff: usize,
+}
+
+/// The usable rows of a pulled staff section and its cursor. A row that is malformed or
+/// fails the till's checks (id not a uuid, unknown role, a hash that is not Argon2id, a bad
+/// name) is left out with a warning naming its id only.
+fn staff_page(section: crate::remote::PullSection<StaffEntry>) -> (Vec<StaffUpdate>, i64) {
+    let rows = section
+        .rows
+        .into_iter()
+        .filter_map(|e| {
+            let r = match e {
+                StaffEntry::Row(r) => r,
+                StaffEntry::Malformed { id, error } => {
+                    let id = crate::store::skip_key(&id);
+                    tracing::warn!(%id, "server sent a malformed staff row: {error}");
+                    return None;
+                }
+            };
+            let id = uuid::Uuid::parse_str(&r.id).ok();
+            let role = crate::domain::Role::parse(&r.role);
+            let name = crate::domain::staff::clean_name(&r.name).ok();
+            let hash_ok = crate::domain::staff::is_argon2id_phc(&r.pin_hash);
+            match (id, role, name, hash_ok) {
+                (Some(id), Some(role), Some(name), true) => Some(StaffUpdate {
+                    id,
+                    name,
+                    role,
+                    pin_hash: r.pin_hash,
+                    active: r.active,
+                    version: r.version,
+                }),
+                _ => {
+                    let id = crate::store::skip_key(&r.id);
+                    tracing::warn!(%id, version = r.version, "server sent an unusable staff row");
+                    None
+                }
+            }
+        })
+        .collect();
+    (rows, section.cursor)
 }
 
 /// How many SKUs a [`SyncEvent::ProductsSkipped`] names at most.
@@ -147,13 +189,22 @@ pub(crate) async fn pull_all(sh: &Shared) -> Result<PullCounts, PullError> {
     let mut cleared = 0usize;
     let skipped_total = loop {
         let c = sh.store.call(|db| db.sync_cursors()).await??;
+        let staff_cursor = sh.store.call(|db| db.staff_cursor()).await??;
         let cursors = PullCursors {
             catalog: c.catalog,
             stock: c.stock,
             conflicts: c.conflicts,
             limit: sh.opts.pull_page_limit,
+            staff: Some(staff_cursor),
         };
-        let reply = client.pull(&cursors).await?.value;
+        let mut reply = client.pull(&cursors).await?.value;
+        if let Some(section) = reply.staff.take() {
+            let (rows, cursor) = staff_page(section);
+            counts.staff += rows.len();
+            sh.store
+                .call(move |db| db.apply_staff_page(&rows, cursor, Utc::now()))
+                .await??;
+        }
         let page = to_page(reply);
         counts.products += page.products.len();
         counts.stock += page.stock.len();

@@ -166,8 +166,17 @@ fn failed(what: &str, e: StoreError) -> Action {
 }
 
 /// The store job for a command; `None` for commands that are not store work.
-fn job(cmd: Command, who: &Attribution) -> Option<Job> {
-    let who = who.clone();
+/// What the executor keeps between commands: who is logged in, and the PIN lockout the
+/// config sets (`[staff] max_pin_attempts`, `lockout_seconds`).
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    pub who: Attribution,
+    pub lockout: LockoutPolicy,
+}
+
+fn job(cmd: Command, session: &Session) -> Option<Job> {
+    let who = session.who.clone();
+    let policy = session.lockout;
     Some(match cmd {
         Command::LookupCode { code, qty } => Box::new(move |db: &mut Db| {
             // An unreadable catalog row must not lose the count of lookups in flight.
@@ -300,7 +309,6 @@ fn job(cmd: Command, who: &Attribution) -> Option<Job> {
         // Network, not store work: the event loop runs it (see `look_up_on_server`).
         Command::Quit | Command::SyncNow | Command::LookupSaleOnServer { .. } => return None,
         Command::CheckPin { staff_id, pin } => Box::new(move |db: &mut Db| {
-            let policy = LockoutPolicy::default();
             let result = match db.check_pin(&staff_id, pin.expose(), &policy, Utc::now()) {
                 Ok(PinCheck::Accepted { staff }) => Ok(staff_view(db, staff)),
                 Ok(PinCheck::Wrong { attempts_left }) => Err(PinRefusal::Wrong {
@@ -477,18 +485,19 @@ pub fn shift_view(db: &Db, s: &ShiftSummary) -> ShiftView {
 
 /// Runs one command on the store thread without blocking the caller's runtime.
 pub async fn execute(store: &StoreHandle, cmd: Command) -> Option<Action> {
-    execute_as(store, cmd, &Attribution::default()).await
+    execute_as(store, cmd, &Session::default()).await
 }
 
-/// Like [`execute`], recording sales, refunds and voids against `who` (the logged-in staff).
-pub async fn execute_as(store: &StoreHandle, cmd: Command, who: &Attribution) -> Option<Action> {
-    let job = job(cmd, who)?;
+/// Like [`execute`], recording sales, refunds and voids against the session's staff member
+/// and checking PINs with its lockout policy.
+pub async fn execute_as(store: &StoreHandle, cmd: Command, session: &Session) -> Option<Action> {
+    let job = job(cmd, session)?;
     Some(store.call(job).await.unwrap_or_else(|e| failed("store", e)))
 }
 
 /// Runs one command and waits for it (tests, benchmarks: no runtime needed).
 pub fn execute_blocking(store: &StoreHandle, cmd: Command) -> Option<Action> {
-    let job = job(cmd, &Attribution::default())?;
+    let job = job(cmd, &Session::default())?;
     Some(
         store
             .call_blocking(job)

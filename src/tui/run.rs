@@ -98,17 +98,21 @@ async fn executor(
     store: StoreHandle,
     mut commands: mpsc::UnboundedReceiver<Command>,
     actions: mpsc::UnboundedSender<Action>,
+    lockout: crate::domain::LockoutPolicy,
 ) {
     // Who the documents that follow are recorded against (the logged-in staff member).
-    let mut who = crate::domain::Attribution::default();
+    let mut session = exec::Session {
+        lockout,
+        ..exec::Session::default()
+    };
     while let Some(cmd) = commands.recv().await {
         if let Command::SetStaff { staff_id } = cmd {
-            who = staff_id
+            session.who = staff_id
                 .map(crate::domain::Attribution::staff)
                 .unwrap_or_default();
             continue;
         }
-        if let Some(a) = exec::execute_as(&store, cmd, &who).await {
+        if let Some(a) = exec::execute_as(&store, cmd, &session).await {
             if actions.send(a).is_err() {
                 break;
             }
@@ -220,7 +224,7 @@ async fn event_loop(
     engine: &SyncEngine,
 ) -> Result<()> {
     let policy = config.refund_policy();
-    let idle_lock_s = config.staff.idle_lock_s;
+    let idle_lock_s = config.staff.idle_lock_seconds;
     let size = terminal.size().wrap_err("cannot read the terminal size")?;
     let mut st = State::new(settings, Utc::now(), size.width, size.height);
     st.refund_policy = policy;
@@ -242,7 +246,7 @@ async fn event_loop(
         store: store.clone(),
         actions: act_tx.clone(),
     };
-    tokio::spawn(executor(store, cmd_rx, act_tx));
+    tokio::spawn(executor(store, cmd_rx, act_tx, config.staff.lockout()));
     send_all(&out, init(&mut st));
 
     let mut input = EventStream::new();

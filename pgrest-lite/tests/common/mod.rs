@@ -430,3 +430,138 @@ impl Till {
         self.op("void_sale", p)
     }
 }
+
+/// The canonical form of a shift document (docs/protocol.md, "Canonical shift forms"; a null
+/// id is empty).
+pub fn shift_canonical(kind: &str, p: &Value) -> String {
+    let s = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+    let i = |k: &str| p[k].as_i64().unwrap_or(0);
+    match kind {
+        "shift_open" => format!(
+            "kassa-shift-open-v1|{}|{}|{}|{}",
+            s("shift_id"),
+            s("opened_at"),
+            s("staff_id"),
+            i("float_cents")
+        ),
+        "cash_movement" => format!(
+            "kassa-cash-v1|{}|{}|{}|{}|{}",
+            s("movement_id"),
+            s("created_at"),
+            s("shift_id"),
+            s("kind"),
+            i("amount_cents")
+        ),
+        _ => format!(
+            "kassa-shift-close-v1|{}|{}|{}|{}|{}|{}",
+            s("shift_id"),
+            s("closed_at"),
+            s("staff_id"),
+            i("counted_cents"),
+            i("expected_cents"),
+            i("over_short_cents")
+        ),
+    }
+}
+
+/// Sets a shift document's `hash` from its `prev_hash` and canonical form.
+pub fn rehash_shift(kind: &str, p: &mut Value) {
+    let prev = p["prev_hash"].as_str().unwrap_or_default().to_string();
+    p["hash"] = json!(sha256_hex(&format!("{prev}\n{}", shift_canonical(kind, p))));
+}
+
+/// A shift_open payload over `prev_hash`.
+pub fn shift_open_payload(shift: Uuid, staff: Option<Uuid>, float: i64, prev_hash: &str) -> Value {
+    let mut p = json!({"shift_id": shift, "staff_id": staff, "opened_at": ts(0),
+        "float_cents": float, "denominations": null, "approved_by": null,
+        "prev_hash": prev_hash, "hash": ""});
+    rehash_shift("shift_open", &mut p);
+    p
+}
+
+/// A cash_movement payload over `prev_hash`.
+pub fn cash_payload(
+    shift: Option<Uuid>,
+    staff: Option<Uuid>,
+    kind: &str,
+    amount: i64,
+    prev_hash: &str,
+) -> Value {
+    let mut p = json!({"movement_id": Uuid::new_v4(), "shift_id": shift, "staff_id": staff,
+        "created_at": ts(0), "kind": kind, "amount_cents": amount, "reason": "test",
+        "approved_by": null, "prev_hash": prev_hash, "hash": ""});
+    rehash_shift("cash_movement", &mut p);
+    p
+}
+
+/// A shift_close payload over `prev_hash` (over_short = counted - expected).
+pub fn shift_close_payload(
+    shift: Uuid,
+    staff: Option<Uuid>,
+    counted: i64,
+    expected: i64,
+    prev_hash: &str,
+) -> Value {
+    let mut p = json!({"shift_id": shift, "staff_id": staff, "closed_at": ts(0),
+        "counted_cents": counted, "denominations": null, "expected_cents": expected,
+        "over_short_cents": counted - expected, "approved_by": null,
+        "prev_hash": prev_hash, "hash": ""});
+    rehash_shift("shift_close", &mut p);
+    p
+}
+
+impl Till {
+    /// A shift document of `kind` in this till's chain: `payload` is rehashed over the chain.
+    pub fn shift_doc(&mut self, kind: &str, mut payload: Value) -> Value {
+        payload["prev_hash"] = json!(self.prev_hash);
+        rehash_shift(kind, &mut payload);
+        self.prev_hash = payload["hash"].as_str().expect("hash").to_string();
+        self.op(kind, payload)
+    }
+}
+
+/// A sale line's `L` row of the canonical sale form.
+pub fn sale_canonical_line(l: &Value) -> String {
+    let i = |k: &str| l.get(k).and_then(Value::as_i64).unwrap_or(0);
+    format!(
+        "L|{}|{}|{}|{}|{}|{}|{}|{}",
+        i("line_no"),
+        l["sku"].as_str().unwrap_or_default(),
+        i("qty"),
+        i("unit_price_cents"),
+        i("discount_cents"),
+        i("tax_rate_bp"),
+        i("line_total_cents"),
+        i("tax_cents")
+    )
+}
+
+/// Sets a sale's `hash` from its `prev_hash` and canonical form (docs/protocol.md).
+pub fn rehash_sale(p: &mut Value) {
+    let i = |v: &Value, k: &str| v.get(k).and_then(Value::as_i64).unwrap_or(0);
+    let mut text = format!(
+        "kassa-sale-v1|{}|{}|{}|{}|{}|{}",
+        p["sale_id"].as_str().unwrap_or_default(),
+        p["created_at"].as_str().unwrap_or_default(),
+        p["currency"].as_str().unwrap_or_default(),
+        i(p, "total_cents"),
+        i(p, "tax_cents"),
+        i(p, "rounding_cents")
+    );
+    let mut lines: Vec<&Value> = p["lines"].as_array().into_iter().flatten().collect();
+    lines.sort_by_key(|l| i(l, "line_no"));
+    for l in lines {
+        text.push('\n');
+        text.push_str(&sale_canonical_line(l));
+    }
+    for t in p["tenders"].as_array().into_iter().flatten() {
+        text.push_str(&format!(
+            "\nT|{}|{}|{}",
+            t["kind"].as_str().unwrap_or_default(),
+            i(t, "amount_cents"),
+            i(t, "change_cents")
+        ));
+    }
+    let prev = p["prev_hash"].as_str().unwrap_or_default().to_string();
+    p["hash"] = json!(sha256_hex(&format!("{prev}\n{text}")));
+}
