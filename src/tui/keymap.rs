@@ -524,6 +524,19 @@ mod tests {
     }
 
     #[test]
+    fn staff_keys_are_listed_only_when_the_store_has_staff() {
+        let staff_key = |b: &Binding| matches!(b.cmd, KeyCmd::Lock | KeyCmd::Shift);
+        assert!(!listed(Context::SalesEntry).any(staff_key));
+        let with: Vec<KeyCmd> = listed_with_staff(Context::SalesEntry, true)
+            .map(|b| b.cmd)
+            .collect();
+        assert!(with.contains(&KeyCmd::Lock) && with.contains(&KeyCmd::Shift));
+        // The login screen has no way out to the panes but a PIN (and Ctrl-C to quit).
+        assert_eq!(lookup(Context::Login, &key(Tab), true), None);
+        assert_eq!(lookup(Context::Login, &key(F(12)), true), None);
+    }
+
+    #[test]
     fn every_context_lists_something_for_the_help() {
         for ctx in [
             Context::SalesEntry,
