@@ -26,7 +26,8 @@ pub enum PinCheck {
 }
 
 /// A staff row as the server sends it in the pull's `staff` section (already checked).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` never shows the hash.
+#[derive(Clone, PartialEq, Eq)]
 pub struct StaffUpdate {
     pub id: Uuid,
     pub name: String,
@@ -35,6 +36,19 @@ pub struct StaffUpdate {
     pub pin_hash: String,
     pub active: bool,
     pub version: i64,
+}
+
+impl std::fmt::Debug for StaffUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaffUpdate")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("pin_hash", &"<redacted>")
+            .field("active", &self.active)
+            .field("version", &self.version)
+            .finish()
+    }
 }
 
 fn row_member(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, bool)> {

@@ -290,6 +290,48 @@ pub(crate) async fn run(sh: Arc<Shared>, mut rng: StdRng) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_staff_section_keeps_usable_rows_and_leaves_out_the_rest() {
+        let good = crate::domain::Pin::parse("1234")
+            .unwrap()
+            .hash(&[1u8; 16])
+            .unwrap();
+        let reply: PullReply = serde_json::from_value(serde_json::json!({
+            "catalog": {"rows": [], "cursor": 0, "more": false},
+            "stock": {"rows": [], "cursor": 0, "more": false},
+            "conflicts": {"rows": [], "cursor": 0, "more": false},
+            "staff": {"rows": [
+                {"id": "0193a5b0-0000-7000-8000-000000000001", "name": "Ana", "role": "cashier",
+                 "pin_hash": good, "active": true, "version": 3},
+                {"id": "0193a5b0-0000-7000-8000-000000000002", "name": "Bo", "role": "boss",
+                 "pin_hash": good, "active": true, "version": 4},
+                {"id": "0193a5b0-0000-7000-8000-000000000003", "name": "Cy", "role": "manager",
+                 "pin_hash": "$2b$10$bcrypt", "active": true, "version": 5},
+                {"id": "not-a-uuid", "name": "Di", "role": "manager",
+                 "pin_hash": good, "active": true, "version": 6},
+                {"id": "0193a5b0-0000-7000-8000-000000000005", "name": 7, "version": 7}
+            ], "cursor": 7, "more": false}
+        }))
+        .unwrap();
+        assert!(!reply.more());
+        let (rows, cursor) = staff_page(reply.staff.unwrap());
+        assert_eq!(cursor, 7);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].name, "Ana");
+        assert!(
+            !format!("{rows:?}").contains("argon2"),
+            "Debug redacts the hash"
+        );
+        // An older server sends no staff section at all.
+        let old: PullReply = serde_json::from_value(serde_json::json!({
+            "catalog": {"rows": [], "cursor": 0, "more": false},
+            "stock": {"rows": [], "cursor": 0, "more": false},
+            "conflicts": {"rows": [], "cursor": 0, "more": false}
+        }))
+        .unwrap();
+        assert!(old.staff.is_none());
+    }
+
     fn applied_skus(page: &PullPage) -> Vec<&str> {
         page.products
             .iter()
