@@ -9,8 +9,9 @@ use crossterm::event::KeyEvent;
 
 use super::heartbeat::SyncView;
 use super::model::{
-    ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, ReceiptPurpose,
-    ReceiptView, RefundOrder, RefundSaved, SaleSaved, VoidSaved,
+    CashKind, ConflictItem, LocalStatusView, OpDetailView, Pin, PinRefusal, QueueFilterView,
+    QueueItem, ReceiptPurpose, ReceiptView, RefundOrder, RefundSaved, SaleSaved, ShiftClosedView,
+    ShiftTotalsView, ShiftView, StaffView, VoidSaved,
 };
 use uuid::Uuid;
 
@@ -55,7 +56,22 @@ pub enum Action {
         product: Option<Product>,
     },
     RefundCommitted(Result<RefundSaved, String>),
+    /// The store checked a login PIN (the PIN itself never comes back).
+    PinChecked {
+        staff_id: Uuid,
+        result: Result<StaffView, PinRefusal>,
+    },
     VoidCommitted(Result<VoidSaved, String>),
+    /// The till's open shift, reloaded (`None`: none open).
+    ShiftLoaded(Option<ShiftView>),
+    ShiftOpened(Result<ShiftView, String>),
+    /// A paid-in or paid-out was recorded (the amount), or refused.
+    CashMoved {
+        kind: CashKind,
+        result: Result<i64, String>,
+    },
+    ShiftClosed(Result<ShiftClosedView, String>),
+    ShiftTotalsLoaded(Result<ShiftTotalsView, String>),
     QueueLoaded {
         filter: QueueFilterView,
         offset: usize,
@@ -148,6 +164,37 @@ pub enum Command {
         note: Option<String>,
     },
     LoadStatus,
+    /// Check a staff member's PIN: the store counts wrong tries and keeps the lockout.
+    CheckPin {
+        staff_id: Uuid,
+        pin: Pin,
+    },
+    /// Record the sales, refunds and voids that follow against this staff member (the
+    /// executor keeps it; `None`: nobody, as without staff).
+    SetStaff {
+        staff_id: Option<Uuid>,
+    },
+    /// Read the till's open shift.
+    LoadShift,
+    /// Open a shift with the counted float: one document, durable when it returns.
+    OpenShift {
+        staff_id: Option<Uuid>,
+        float_cents: i64,
+    },
+    /// A paid-in or paid-out of the open shift, with its reason.
+    CashMovement {
+        staff_id: Option<Uuid>,
+        kind: CashKind,
+        amount_cents: i64,
+        reason: String,
+    },
+    /// Close the open shift with the blind count; the answer brings expected and over/short.
+    CloseShift {
+        staff_id: Option<Uuid>,
+        counted_cents: i64,
+    },
+    /// The open shift's totals so far (the X report).
+    LoadShiftTotals,
     /// Ask the sync engine to push and pull now, skipping its backoff.
     SyncNow,
     Quit,

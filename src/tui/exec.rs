@@ -9,16 +9,20 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::action::{Action, Command};
+use super::model::{CashKind, PinRefusal, ShiftClosedView, ShiftTotalsView, ShiftView, StaffView};
 use super::model::{
     ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, ReceiptView,
     RefundOrder, RefundSaved, SaleSaved, VoidSaved,
 };
-use crate::domain::{Currency, ReceiptRef, RefundPick, RefundPolicy};
+use crate::domain::{
+    Attribution, CashMovementKind, Currency, LockoutPolicy, ReceiptRef, RefundPick, RefundPolicy,
+};
 use crate::remote::RemoteClient;
 use crate::store::{
     BlindItem, ConflictRow, Db, LocalStatus, QueueFilter, QueueRow, RefundItems, RefundableSale,
     StoreError, StoreHandle,
 };
+use crate::store::{PinCheck, ShiftSummary};
 
 /// How many products a name search shows.
 const SEARCH_LIMIT: usize = 20;
@@ -101,6 +105,7 @@ fn commit_refund(
     order: &RefundOrder,
     currency: Currency,
     policy: &RefundPolicy,
+    who: &Attribution,
 ) -> Result<RefundSaved, String> {
     let now = Utc::now();
     let receipt = match order.sale_id {
@@ -116,12 +121,13 @@ fn commit_refund(
                     })
                 })
                 .collect();
-            db.commit_refund(
+            db.commit_refund_as(
                 &ReceiptRef::SaleId(sale_id),
                 &RefundItems::Picks(picks),
                 order.tender,
                 &order.reason,
                 policy,
+                who,
                 now,
             )
         }
@@ -135,12 +141,13 @@ fn commit_refund(
                     restock: l.restock,
                 })
                 .collect();
-            db.commit_blind_refund(
+            db.commit_blind_refund_as(
                 &items,
                 order.tender,
                 &order.reason,
                 policy,
                 currency.code(),
+                who,
                 now,
             )
         }
@@ -159,7 +166,17 @@ fn failed(what: &str, e: StoreError) -> Action {
 }
 
 /// The store job for a command; `None` for commands that are not store work.
-fn job(cmd: Command) -> Option<Job> {
+/// What the executor keeps between commands: who is logged in, and the PIN lockout the
+/// config sets (`[staff] max_pin_attempts`, `lockout_seconds`).
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    pub who: Attribution,
+    pub lockout: LockoutPolicy,
+}
+
+fn job(cmd: Command, session: &Session) -> Option<Job> {
+    let who = session.who.clone();
+    let policy = session.lockout;
     Some(match cmd {
         Command::LookupCode { code, qty } => Box::new(move |db: &mut Db| {
             // An unreadable catalog row must not lose the count of lookups in flight.
@@ -192,7 +209,7 @@ fn job(cmd: Command) -> Option<Job> {
             currency,
             policy,
         } => Box::new(move |db: &mut Db| {
-            Action::RefundCommitted(commit_refund(db, &order, currency, &policy))
+            Action::RefundCommitted(commit_refund(db, &order, currency, &policy, &who))
         }),
         Command::CommitVoid {
             sale_id,
@@ -200,7 +217,13 @@ fn job(cmd: Command) -> Option<Job> {
             zone,
         } => Box::new(move |db: &mut Db| {
             let result = db
-                .commit_void(&ReceiptRef::SaleId(sale_id), &reason, zone, Utc::now())
+                .commit_void_as(
+                    &ReceiptRef::SaleId(sale_id),
+                    &reason,
+                    zone,
+                    &who,
+                    Utc::now(),
+                )
                 .map(|r| VoidSaved {
                     seq: r.seq,
                     sale_id,
@@ -216,7 +239,7 @@ fn job(cmd: Command) -> Option<Job> {
         }),
         Command::CommitSale { cart, settlement } => Box::new(move |db: &mut Db| {
             let result = db
-                .commit_sale(&cart, &settlement, Utc::now())
+                .commit_sale_as(&cart, &settlement, &who, Utc::now())
                 .map(|r| SaleSaved {
                     seq: r.seq,
                     total_cents: r.total_cents,
@@ -285,6 +308,94 @@ fn job(cmd: Command) -> Option<Job> {
         }),
         // Network, not store work: the event loop runs it (see `look_up_on_server`).
         Command::Quit | Command::SyncNow | Command::LookupSaleOnServer { .. } => return None,
+        Command::CheckPin { staff_id, pin } => Box::new(move |db: &mut Db| {
+            let result = match db.check_pin(&staff_id, pin.expose(), &policy, Utc::now()) {
+                Ok(PinCheck::Accepted { staff }) => Ok(staff_view(db, staff)),
+                Ok(PinCheck::Wrong { attempts_left }) => Err(PinRefusal::Wrong {
+                    left: u32::try_from(attempts_left).unwrap_or(0),
+                }),
+                Ok(PinCheck::LockedOut { until }) => match crate::timefmt::parse(&until) {
+                    Some(until) => Err(PinRefusal::Locked { until }),
+                    None => Err(PinRefusal::Failed(format!("locked out until {until}"))),
+                },
+                Err(e) => Err(PinRefusal::Failed(e.to_string())),
+            };
+            Action::PinChecked { staff_id, result }
+        }),
+        Command::LoadShift => Box::new(|db: &mut Db| match db.current_shift() {
+            Ok(s) => Action::ShiftLoaded(s.map(|s| shift_view(db, &s))),
+            Err(e) => failed("shift", e),
+        }),
+        Command::OpenShift {
+            staff_id,
+            float_cents,
+        } => Box::new(move |db: &mut Db| {
+            let result = db
+                .open_shift(float_cents, None, &attribution(staff_id), Utc::now())
+                .map_err(|e| e.to_string())
+                .and_then(|_| db.current_shift().map_err(|e| e.to_string()))
+                .and_then(|s| s.ok_or_else(|| "the shift did not stay open".to_string()))
+                .map(|s| shift_view(db, &s));
+            Action::ShiftOpened(result)
+        }),
+        Command::CashMovement {
+            staff_id,
+            kind,
+            amount_cents,
+            reason,
+        } => Box::new(move |db: &mut Db| {
+            let store_kind = match kind {
+                CashKind::In => CashMovementKind::PaidIn,
+                CashKind::Out => CashMovementKind::PaidOut,
+            };
+            let result = db
+                .cash_movement(
+                    store_kind,
+                    amount_cents,
+                    &reason,
+                    &attribution(staff_id),
+                    Utc::now(),
+                )
+                .map(|r| r.movement.amount_cents)
+                .map_err(|e| e.to_string());
+            Action::CashMoved { kind, result }
+        }),
+        Command::CloseShift {
+            staff_id,
+            counted_cents,
+        } => Box::new(move |db: &mut Db| {
+            let result = db
+                .close_shift(counted_cents, None, &attribution(staff_id), Utc::now())
+                .map(|r| ShiftClosedView {
+                    counted_cents: r.close.counted_cents,
+                    expected_cents: r.close.expected_cents,
+                    over_short_cents: r.close.over_short_cents,
+                })
+                .map_err(|e| e.to_string());
+            Action::ShiftClosed(result)
+        }),
+        Command::LoadShiftTotals => Box::new(|db: &mut Db| {
+            let result = match db.current_shift() {
+                Ok(Some(s)) => Ok(ShiftTotalsView {
+                    float_cents: s.tally.float_cents,
+                    sales: s.sales,
+                    cash_sales_cents: s.tally.cash_sales_cents,
+                    card_sales_cents: s.card_sales_cents,
+                    cash_refunds_cents: s
+                        .tally
+                        .cash_refunds_cents
+                        .saturating_add(s.tally.cash_voids_cents),
+                    card_refunds_cents: 0,
+                    paid_in_cents: s.tally.paid_in_cents,
+                    paid_out_cents: s.tally.paid_out_cents,
+                    expected_cash_cents: s.expected_cents,
+                }),
+                Ok(None) => Err("no shift is open".to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            Action::ShiftTotalsLoaded(result)
+        }),
+        Command::SetStaff { .. } => return None,
     })
 }
 
@@ -327,15 +438,66 @@ pub async fn look_up_on_server(
     Action::ServerSaleLooked { receipt, result }
 }
 
+fn attribution(staff_id: Option<Uuid>) -> Attribution {
+    staff_id.map(Attribution::staff).unwrap_or_default()
+}
+
+fn staff_view(db: &Db, s: crate::domain::StaffMember) -> StaffView {
+    let locked_until = db
+        .locked_until(&s.id, Utc::now())
+        .ok()
+        .flatten()
+        .and_then(|u| crate::timefmt::parse(&u));
+    StaffView {
+        id: s.id,
+        name: s.name,
+        role: s.role.as_str().to_string(),
+        locked_until,
+    }
+}
+
+/// The active staff members for the login screen, with any lockout.
+pub fn staff_views(db: &Db) -> Result<Vec<StaffView>, StoreError> {
+    Ok(db
+        .list_staff()?
+        .into_iter()
+        .filter(|s| s.active)
+        .map(|s| staff_view(db, s))
+        .collect())
+}
+
+pub fn shift_view(db: &Db, s: &ShiftSummary) -> ShiftView {
+    let staff_name = match s.staff_id {
+        Some(id) => db
+            .staff_member(&id)
+            .ok()
+            .flatten()
+            .map_or_else(|| id.to_string(), |m| m.name),
+        None => s.operator.clone().unwrap_or_else(|| "technician".into()),
+    };
+    ShiftView {
+        id: s.shift_id,
+        opened_at: crate::timefmt::parse(&s.opened_at).unwrap_or_else(Utc::now),
+        staff_name,
+        float_cents: s.tally.float_cents,
+    }
+}
+
 /// Runs one command on the store thread without blocking the caller's runtime.
 pub async fn execute(store: &StoreHandle, cmd: Command) -> Option<Action> {
-    let job = job(cmd)?;
+    execute_as(store, cmd, &Session::default()).await
+}
+
+/// Like [`execute`], recording sales, refunds and voids against the session's staff member
+/// and checking PINs with its lockout policy.
+pub async fn execute_as(store: &StoreHandle, cmd: Command, session: &Session) -> Option<Action> {
+    let job = job(cmd, session)?;
     Some(store.call(job).await.unwrap_or_else(|e| failed("store", e)))
 }
 
 /// Runs one command and waits for it (tests, benchmarks: no runtime needed).
 pub fn execute_blocking(store: &StoreHandle, cmd: Command) -> Option<Action> {
-    let job = job(cmd)?;
+    let job = job(cmd, &Session::default())?;
     Some(
         store
             .call_blocking(job)

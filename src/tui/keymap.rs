@@ -28,6 +28,18 @@ pub enum Context {
     RefundForm,
     /// A post-void's reason and confirmation.
     VoidForm,
+    /// The PIN login (the console is locked).
+    Login,
+    /// No open shift: the opening float.
+    ShiftOpen,
+    /// The open shift's actions.
+    ShiftMenu,
+    /// A paid-in or paid-out: amount and reason.
+    ShiftCash,
+    /// The close's blind count.
+    ShiftCount,
+    /// The close's result or the X report.
+    ShiftResult,
     Confirm,
     Help,
 }
@@ -45,6 +57,10 @@ impl Context {
                 | Context::RefundReceipt
                 | Context::RefundForm
                 | Context::VoidForm
+                | Context::Login
+                | Context::ShiftOpen
+                | Context::ShiftCash
+                | Context::ShiftCount
         )
     }
 
@@ -55,6 +71,12 @@ impl Context {
                 | Context::ResolveForm
                 | Context::RefundForm
                 | Context::VoidForm
+                | Context::Login
+                | Context::ShiftOpen
+                | Context::ShiftMenu
+                | Context::ShiftCash
+                | Context::ShiftCount
+                | Context::ShiftResult
                 | Context::Confirm
                 | Context::Help
         )
@@ -102,6 +124,14 @@ pub enum KeyCmd {
     /// Post-void a completed sale (after a confirmation).
     VoidCompleted,
     SyncNow,
+    /// Lock the console (staff only): the next person logs in with their PIN.
+    Lock,
+    /// The shift: open one, or the open one's menu (staff only).
+    Shift,
+    CloseShift,
+    PaidIn,
+    PaidOut,
+    XReport,
     NextField,
     Yes,
     No,
@@ -118,6 +148,8 @@ pub struct Binding {
     pub empty_input_only: bool,
     /// Shown in the status bar (everything is shown in the help).
     pub hint: bool,
+    /// Means something only when the store has staff (hidden otherwise).
+    pub staff_only: bool,
 }
 
 const fn b(code: KeyCode, shown: &'static str, label: &'static str, cmd: KeyCmd) -> Binding {
@@ -129,6 +161,14 @@ const fn b(code: KeyCode, shown: &'static str, label: &'static str, cmd: KeyCmd)
         cmd,
         empty_input_only: false,
         hint: true,
+        staff_only: false,
+    }
+}
+
+const fn staff_only(bind: Binding) -> Binding {
+    Binding {
+        staff_only: true,
+        ..bind
     }
 }
 
@@ -162,6 +202,7 @@ const GLOBAL: &[Binding] = &[
     quiet(b(F(2), "F2", "queue", KeyCmd::FocusQueue)),
     quiet(b(F(3), "F3", "conflicts", KeyCmd::FocusConflicts)),
     quiet(b(F(9), "F9", "sync now", KeyCmd::SyncNow)),
+    staff_only(b(F(12), "F12", "lock", KeyCmd::Lock)),
     when_empty(b(Char('?'), "?", "help", KeyCmd::Help)),
     when_empty(b(Char('q'), "q", "quit", KeyCmd::Quit)),
     quiet(ctrl(b(Char('c'), "C-c", "quit", KeyCmd::Quit))),
@@ -173,6 +214,7 @@ const SALES_ENTRY: &[Binding] = &[
     b(F(5), "F5", "cash", KeyCmd::PayCash),
     b(F(6), "F6", "card", KeyCmd::PayCard),
     b(F(10), "F10", "refund", KeyCmd::Refund),
+    staff_only(b(F(11), "F11", "shift", KeyCmd::Shift)),
     quiet(b(Up, "↑", "select line", KeyCmd::Up)),
     quiet(b(Down, "↓", "select line", KeyCmd::Down)),
     when_empty(quiet(b(Char('+'), "+", "qty+1", KeyCmd::IncQty))),
@@ -288,6 +330,46 @@ const VOID_FORM: &[Binding] = &[
     b(Esc, "Esc", "cancel", KeyCmd::Cancel),
 ];
 
+const LOGIN: &[Binding] = &[
+    b(Enter, "Enter", "log in", KeyCmd::Submit),
+    b(Up, "↑↓", "who", KeyCmd::Up),
+    quiet(b(Down, "↓", "who", KeyCmd::Down)),
+    b(Esc, "Esc", "clear", KeyCmd::Cancel),
+    quiet(ctrl(b(Char('c'), "C-c", "quit", KeyCmd::Quit))),
+];
+
+const SHIFT_OPEN: &[Binding] = &[
+    b(Enter, "Enter", "open shift", KeyCmd::Submit),
+    b(Esc, "Esc", "not now", KeyCmd::Cancel),
+];
+
+const SHIFT_MENU: &[Binding] = &[
+    b(Char('c'), "c", "close (blind count)", KeyCmd::CloseShift),
+    b(Char('i'), "i", "paid-in", KeyCmd::PaidIn),
+    b(Char('o'), "o", "paid-out", KeyCmd::PaidOut),
+    b(Char('x'), "x", "X report", KeyCmd::XReport),
+    b(Esc, "Esc", "close menu", KeyCmd::Cancel),
+];
+
+const SHIFT_CASH: &[Binding] = &[
+    b(Enter, "Enter", "next / record", KeyCmd::Submit),
+    b(Tab, "Tab", "next field", KeyCmd::NextField),
+    b(Esc, "Esc", "cancel", KeyCmd::Cancel),
+];
+
+const SHIFT_COUNT: &[Binding] = &[
+    b(Enter, "Enter", "close shift", KeyCmd::Submit),
+    b(Tab, "Tab", "total / by note & coin", KeyCmd::NextField),
+    b(Up, "↑↓", "denomination", KeyCmd::Up),
+    quiet(b(Down, "↓", "denomination", KeyCmd::Down)),
+    b(Esc, "Esc", "cancel", KeyCmd::Cancel),
+];
+
+const SHIFT_RESULT: &[Binding] = &[
+    b(Esc, "Esc", "close", KeyCmd::Cancel),
+    quiet(b(Enter, "Enter", "close", KeyCmd::Cancel)),
+];
+
 const CONFIRM: &[Binding] = &[
     b(Char('y'), "y", "yes", KeyCmd::Yes),
     quiet(b(Enter, "Enter", "yes", KeyCmd::Yes)),
@@ -317,6 +399,12 @@ pub fn bindings(ctx: Context) -> &'static [Binding] {
         Context::RefundBlind => REFUND_BLIND,
         Context::RefundForm => REFUND_FORM,
         Context::VoidForm => VOID_FORM,
+        Context::Login => LOGIN,
+        Context::ShiftOpen => SHIFT_OPEN,
+        Context::ShiftMenu => SHIFT_MENU,
+        Context::ShiftCash => SHIFT_CASH,
+        Context::ShiftCount => SHIFT_COUNT,
+        Context::ShiftResult => SHIFT_RESULT,
         Context::Confirm => CONFIRM,
         Context::Help => HELP,
     }
@@ -349,8 +437,13 @@ pub fn lookup(ctx: Context, key: &KeyEvent, input_empty: bool) -> Option<KeyCmd>
 }
 
 /// The bindings to list for `ctx`: its own, then the global ones (outside popups), leaving
-/// out those that cannot apply there.
+/// out those that cannot apply there (and the staff keys: see [`listed_with_staff`]).
 pub fn listed(ctx: Context) -> impl Iterator<Item = &'static Binding> {
+    listed_with_staff(ctx, false)
+}
+
+/// Like [`listed`]; with `staff` (the store has staff) the staff keys are listed too.
+pub fn listed_with_staff(ctx: Context, staff: bool) -> impl Iterator<Item = &'static Binding> {
     let global = if ctx.is_modal() {
         [].iter()
     } else {
@@ -360,6 +453,7 @@ pub fn listed(ctx: Context) -> impl Iterator<Item = &'static Binding> {
         .iter()
         .chain(global)
         .filter(move |b| !(b.empty_input_only && ctx.types_text()))
+        .filter(move |b| staff || !b.staff_only)
 }
 
 #[cfg(test)]
@@ -430,6 +524,19 @@ mod tests {
     }
 
     #[test]
+    fn staff_keys_are_listed_only_when_the_store_has_staff() {
+        let staff_key = |b: &Binding| matches!(b.cmd, KeyCmd::Lock | KeyCmd::Shift);
+        assert!(!listed(Context::SalesEntry).any(staff_key));
+        let with: Vec<KeyCmd> = listed_with_staff(Context::SalesEntry, true)
+            .map(|b| b.cmd)
+            .collect();
+        assert!(with.contains(&KeyCmd::Lock) && with.contains(&KeyCmd::Shift));
+        // The login screen has no way out to the panes but a PIN (and Ctrl-C to quit).
+        assert_eq!(lookup(Context::Login, &key(Tab), true), None);
+        assert_eq!(lookup(Context::Login, &key(F(12)), true), None);
+    }
+
+    #[test]
     fn every_context_lists_something_for_the_help() {
         for ctx in [
             Context::SalesEntry,
@@ -444,6 +551,12 @@ mod tests {
             Context::RefundBlind,
             Context::RefundForm,
             Context::VoidForm,
+            Context::Login,
+            Context::ShiftOpen,
+            Context::ShiftMenu,
+            Context::ShiftCash,
+            Context::ShiftCount,
+            Context::ShiftResult,
             Context::Confirm,
             Context::Help,
         ] {

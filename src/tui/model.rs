@@ -209,3 +209,105 @@ pub struct RefundOrder {
     pub tender: TenderKind,
     pub reason: String,
 }
+
+/// A PIN on its way from the keyboard to the store: never shown, never logged (its `Debug`
+/// says only how long it is not even that), compared by the store alone.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pin(String);
+
+impl Pin {
+    pub fn new(digits: impl Into<String>) -> Pin {
+        Pin(digits.into())
+    }
+
+    /// The digits, for the store's check only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Pin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pin(***)")
+    }
+}
+
+/// A staff member as the login screen lists them (no PIN, no hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffView {
+    pub id: Uuid,
+    pub name: String,
+    /// `cashier`, `manager` or `technician`.
+    pub role: String,
+    /// Locked out after too many wrong PINs, until then (the store's record).
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+impl StaffView {
+    pub fn is_manager(&self) -> bool {
+        self.role == "manager"
+    }
+}
+
+/// Why the store did not accept a PIN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinRefusal {
+    /// Wrong PIN; `left` more tries before the lockout.
+    Wrong { left: u32 },
+    /// Locked out (now, or by this very try) until then.
+    Locked { until: DateTime<Utc> },
+    /// The PIN is right but the person may not do this (an override needs a manager).
+    NotAllowed(String),
+    /// The store could not check it.
+    Failed(String),
+}
+
+/// The till's open shift, as the status bar and the shift screens show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShiftView {
+    pub id: Uuid,
+    pub opened_at: DateTime<Utc>,
+    /// Who opened it.
+    pub staff_name: String,
+    pub float_cents: i64,
+}
+
+/// Paid-in or paid-out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CashKind {
+    In,
+    Out,
+}
+
+impl CashKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            CashKind::In => "paid-in",
+            CashKind::Out => "paid-out",
+        }
+    }
+}
+
+/// The X report: the open shift's totals so far (nothing is reset).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShiftTotalsView {
+    pub float_cents: i64,
+    pub sales: i64,
+    pub cash_sales_cents: i64,
+    pub card_sales_cents: i64,
+    pub cash_refunds_cents: i64,
+    pub card_refunds_cents: i64,
+    pub paid_in_cents: i64,
+    pub paid_out_cents: i64,
+    /// float + cash sales − cash refunds + paid-in − paid-out.
+    pub expected_cash_cents: i64,
+}
+
+/// A closed shift: what was counted against what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShiftClosedView {
+    pub counted_cents: i64,
+    pub expected_cents: i64,
+    /// counted − expected: positive over, negative short.
+    pub over_short_cents: i64,
+}

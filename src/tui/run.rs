@@ -16,6 +16,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use super::action::{Action, Command};
 use super::heartbeat::SyncView;
+use super::login::StaffGate;
 use super::notice::event_action;
 use super::state::{Settings, State};
 use super::{draw, exec, init, update};
@@ -38,7 +39,7 @@ pub fn run(store: StoreHandle, settings: Settings, config: &Config) -> Result<()
     let result = runtime.block_on(async {
         let engine = SyncEngine::start(store.clone(), config);
         let status = engine.status();
-        let policy = config.refund_policy();
+
         // A receipt of another till is looked up on the server, when there is one.
         let remote = if config.remote.is_configured() {
             RemoteClient::new(&config.remote).ok()
@@ -49,7 +50,7 @@ pub fn run(store: StoreHandle, settings: Settings, config: &Config) -> Result<()
             &mut terminal,
             store,
             settings,
-            policy,
+            config,
             remote,
             status,
             &engine,
@@ -97,9 +98,21 @@ async fn executor(
     store: StoreHandle,
     mut commands: mpsc::UnboundedReceiver<Command>,
     actions: mpsc::UnboundedSender<Action>,
+    lockout: crate::domain::LockoutPolicy,
 ) {
+    // Who the documents that follow are recorded against (the logged-in staff member).
+    let mut session = exec::Session {
+        lockout,
+        ..exec::Session::default()
+    };
     while let Some(cmd) = commands.recv().await {
-        if let Some(a) = exec::execute(&store, cmd).await {
+        if let Command::SetStaff { staff_id } = cmd {
+            session.who = staff_id
+                .map(crate::domain::Attribution::staff)
+                .unwrap_or_default();
+            continue;
+        }
+        if let Some(a) = exec::execute_as(&store, cmd, &session).await {
             if actions.send(a).is_err() {
                 break;
             }
@@ -182,19 +195,43 @@ async fn store_changed(rx: &mut Option<broadcast::Receiver<StoreEvent>>) -> Opti
     }
 }
 
+async fn staff_gate(store: &StoreHandle, idle_lock_s: u64) -> Result<Option<StaffGate>> {
+    let read =
+        move |db: &mut crate::store::Db| -> Result<Option<StaffGate>, crate::store::StoreError> {
+            if !db.has_staff()? {
+                return Ok(None);
+            }
+            let staff = exec::staff_views(db)?;
+            let shift = db.current_shift()?.map(|s| exec::shift_view(db, &s));
+            let mut gate = StaffGate::new(staff, idle_lock_s, Utc::now());
+            gate.shift = shift;
+            Ok(Some(gate))
+        };
+    store
+        .call(read)
+        .await
+        .wrap_err("cannot read the staff")?
+        .wrap_err("cannot read the staff")
+}
+
 async fn event_loop(
     terminal: &mut DefaultTerminal,
     store: StoreHandle,
     settings: Settings,
-    policy: crate::domain::RefundPolicy,
+    config: &Config,
     remote: Option<RemoteClient>,
     mut status: watch::Receiver<SyncStatus>,
     engine: &SyncEngine,
 ) -> Result<()> {
+    let policy = config.refund_policy();
+    let idle_lock_s = config.staff.idle_lock_seconds;
     let size = terminal.size().wrap_err("cannot read the terminal size")?;
     let mut st = State::new(settings, Utc::now(), size.width, size.height);
     st.refund_policy = policy;
     st.server_lookup = remote.is_some();
+    // With staff the console opens locked: read them (and the open shift) before the first
+    // draw, so that nothing of the till shows before a PIN.
+    st.staff = staff_gate(&store, idle_lock_s).await?;
     st.heartbeat.sync = SyncView::from(&*status.borrow_and_update());
     let mut sync = Some(status);
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
@@ -209,7 +246,7 @@ async fn event_loop(
         store: store.clone(),
         actions: act_tx.clone(),
     };
-    tokio::spawn(executor(store, cmd_rx, act_tx));
+    tokio::spawn(executor(store, cmd_rx, act_tx, config.staff.lockout()));
     send_all(&out, init(&mut st));
 
     let mut input = EventStream::new();

@@ -7,10 +7,12 @@ use chrono::{DateTime, Utc};
 use super::conflicts::{ConflictsState, ResolveForm};
 use super::heartbeat::HeartbeatState;
 use super::keymap::Context;
+use super::login::StaffGate;
 use super::model::OpDetailView;
 use super::queue::QueueState;
 use super::refund::{RefundForm, RefundState, RefundStep};
 use super::sales::{SalesMode, SalesState};
+use super::shift::ShiftForm;
 use super::void::VoidForm;
 use crate::domain::{Currency, RefundPolicy};
 use crate::timefmt::Zone;
@@ -66,6 +68,8 @@ pub enum Popup {
     Refund(RefundForm),
     /// A post-void's reason and confirmation.
     Void(VoidForm),
+    /// Open, close (blind count), paid-in/out, X report.
+    Shift(ShiftForm),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +125,9 @@ pub struct State {
     pub queue: QueueState,
     pub conflicts: ConflictsState,
     pub heartbeat: HeartbeatState,
+    /// The store has staff: who is logged in, the login screen, the idle lock. `None`: the
+    /// console works without login, as it always did.
+    pub staff: Option<StaffGate>,
     pub now: DateTime<Utc>,
     pub width: u16,
     pub height: u16,
@@ -150,6 +157,7 @@ impl State {
             queue: QueueState::default(),
             conflicts: ConflictsState::default(),
             heartbeat: HeartbeatState::default(),
+            staff: None,
             now,
             width,
             height,
@@ -183,6 +191,16 @@ impl State {
             Some(Popup::Resolve(_)) => Context::ResolveForm,
             Some(Popup::Refund(_)) => Context::RefundForm,
             Some(Popup::Void(_)) => Context::VoidForm,
+            Some(Popup::Shift(f)) => match f {
+                ShiftForm::Open { .. } => Context::ShiftOpen,
+                ShiftForm::Menu => Context::ShiftMenu,
+                ShiftForm::Cash { .. } => Context::ShiftCash,
+                ShiftForm::Count(_) => Context::ShiftCount,
+                ShiftForm::Closing | ShiftForm::Closed(_) | ShiftForm::Report(_) => {
+                    Context::ShiftResult
+                }
+            },
+            None if self.locked() => Context::Login,
             None => self.pane_context(),
         }
     }
@@ -207,6 +225,11 @@ impl State {
 
     /// Whether something on screen changes with the clock alone: then the loop ticks at 1 Hz.
     pub fn needs_tick(&self) -> bool {
-        self.heartbeat.ages()
+        self.heartbeat.ages() || self.staff.as_ref().is_some_and(StaffGate::ticks)
+    }
+
+    /// The store has staff and nobody is logged in: only the login screen is shown.
+    pub fn locked(&self) -> bool {
+        self.staff.as_ref().is_some_and(StaffGate::locked)
     }
 }

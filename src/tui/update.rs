@@ -11,7 +11,7 @@ use super::keymap::{self, Context, KeyCmd};
 use super::layout;
 use super::model::ReceiptPurpose;
 use super::state::{Confirm, Focus, Popup, State};
-use super::{conflicts, notice, queue, refund, sales, void};
+use super::{conflicts, login, notice, queue, refund, sales, shift, void};
 
 /// The commands to send when the console starts: everything shown is loaded once.
 pub fn init(st: &mut State) -> Vec<Command> {
@@ -31,9 +31,17 @@ pub fn update(st: &mut State, action: Action) -> Vec<Command> {
         }
         Action::Tick(now) => {
             st.now = now;
+            login::on_tick(st);
             Vec::new()
         }
-        Action::StoreChanged => vec![Command::LoadStatus, Command::LoadConflicts, st.queue.load()],
+        Action::StoreChanged => {
+            let mut c = vec![Command::LoadStatus, Command::LoadConflicts, st.queue.load()];
+            if st.staff.is_some() {
+                // A shift opened or closed by `kassa shift` in another process.
+                c.push(Command::LoadShift);
+            }
+            c
+        }
         Action::ProductLooked { code, qty, product } => {
             sales::on_product(st, &code, qty, product);
             Vec::new()
@@ -67,6 +75,36 @@ pub fn update(st: &mut State, action: Action) -> Vec<Command> {
             Vec::new()
         }
         Action::RefundCommitted(result) => refund::on_committed(st, result),
+        Action::ShiftLoaded(shift) => {
+            if let Some(g) = st.staff.as_mut() {
+                g.shift = shift;
+            }
+            Vec::new()
+        }
+        Action::ShiftOpened(result) => {
+            shift::on_opened(st, result);
+            vec![Command::LoadStatus]
+        }
+        Action::CashMoved { kind, result } => {
+            shift::on_cash(st, kind, result);
+            vec![Command::LoadStatus]
+        }
+        Action::ShiftClosed(result) => {
+            shift::on_closed(st, result);
+            vec![Command::LoadStatus]
+        }
+        Action::ShiftTotalsLoaded(result) => {
+            shift::on_totals(st, result);
+            Vec::new()
+        }
+        Action::PinChecked { staff_id, result } => {
+            let accepted = result.as_ref().ok().map(|s| s.id);
+            login::on_checked(st, staff_id, result);
+            match accepted {
+                Some(id) => vec![Command::SetStaff { staff_id: Some(id) }],
+                None => Vec::new(),
+            }
+        }
         Action::VoidCommitted(result) => void::on_committed(st, result),
         Action::QueueLoaded {
             filter,
@@ -148,6 +186,7 @@ fn on_key(st: &mut State, key: KeyEvent) -> Vec<Command> {
         return Vec::new();
     }
     st.flash = None;
+    login::touched(st);
     let ctx = st.context();
     let cmd = keymap::lookup(ctx, &key, input_empty(st, ctx));
     match cmd {
@@ -161,6 +200,10 @@ fn on_key(st: &mut State, key: KeyEvent) -> Vec<Command> {
         Some(KeyCmd::FocusSales) => return focus(st, Focus::Sales),
         Some(KeyCmd::FocusQueue) => return focus(st, Focus::Queue),
         Some(KeyCmd::FocusConflicts) => return focus(st, Focus::Conflicts),
+        Some(KeyCmd::Lock) => {
+            login::lock(st, "locked");
+            return Vec::new();
+        }
         Some(KeyCmd::SyncNow) => {
             st.flash(super::state::FlashLevel::Info, "sync requested");
             return vec![Command::SyncNow];
@@ -182,12 +225,37 @@ fn on_key(st: &mut State, key: KeyEvent) -> Vec<Command> {
         Context::RefundReceipt | Context::RefundLines | Context::RefundBlind => {
             refund::on_key(st, cmd, &key)
         }
+        Context::Login => login::on_key(st, cmd, &key),
+        Context::ShiftOpen
+        | Context::ShiftMenu
+        | Context::ShiftCash
+        | Context::ShiftCount
+        | Context::ShiftResult => shift::on_key(st, cmd, &key),
         Context::Queue => queue::on_key(st, cmd),
         Context::Conflicts => conflicts::on_key(st, cmd),
         Context::SalesEntry | Context::SalesSearch | Context::SalesAmount | Context::Global => {
+            if cmd == Some(KeyCmd::Shift) {
+                return shift::start(st);
+            }
+            if shift::needs_shift(st) && rings_up(cmd) {
+                shift::offer_open(st);
+                st.flash(
+                    super::state::FlashLevel::Error,
+                    "no open shift: count the opening float first",
+                );
+                return Vec::new();
+            }
             sales::on_key(st, cmd, &key)
         }
     }
+}
+
+/// Keys that start or pay a sale or a refund: not without an open shift (when staffed).
+fn rings_up(cmd: Option<KeyCmd>) -> bool {
+    matches!(
+        cmd,
+        Some(KeyCmd::Submit | KeyCmd::PayCash | KeyCmd::PayCard | KeyCmd::Refund)
+    )
 }
 
 fn quit(st: &mut State) -> Vec<Command> {

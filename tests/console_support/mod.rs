@@ -12,9 +12,11 @@ use kassa::domain::{
 };
 use kassa::timefmt::Zone;
 use kassa::tui::action::{Action, Command};
+use kassa::tui::login::StaffGate;
 use kassa::tui::model::{
-    ConflictItem, LocalStatusView, OpDetailView, QueueFilterView, QueueItem, ReceiptView,
-    RefundOrder, RefundSaved, SaleSaved, VoidSaved,
+    CashKind, ConflictItem, LocalStatusView, OpDetailView, PinRefusal, QueueFilterView, QueueItem,
+    ReceiptView, RefundOrder, RefundSaved, SaleSaved, ShiftClosedView, ShiftTotalsView, ShiftView,
+    StaffView, VoidSaved,
 };
 use kassa::tui::state::{Settings, State};
 use kassa::tui::{draw, update};
@@ -152,6 +154,43 @@ pub struct FakeStore {
     pub commands: Vec<Command>,
     /// Server catalog products the till left out, as the store would count them.
     pub skipped_products: i64,
+    /// Staff with their PINs, wrong tries in a row and lockout, as the store keeps them.
+    pub staff: Vec<FakeStaff>,
+    /// The open shift and its paid-in / paid-out so far.
+    pub shift: Option<ShiftView>,
+    pub paid_in: i64,
+    pub paid_out: i64,
+}
+
+/// A staff member of the fake store: five wrong PINs in a row lock them out for 15 minutes.
+#[derive(Debug, Clone)]
+pub struct FakeStaff {
+    pub view: StaffView,
+    pub pin: String,
+    pub wrong: u32,
+}
+
+pub const FAKE_LOCKOUT_MIN: i64 = 15;
+
+pub fn staff_member(n: u8, name: &str, role: &str, pin: &str) -> FakeStaff {
+    FakeStaff {
+        view: StaffView {
+            id: Uuid::parse_str(&format!("57aff000-0000-4000-8000-{n:012}")).expect("uuid"),
+            name: name.into(),
+            role: role.into(),
+            locked_until: None,
+        },
+        pin: pin.into(),
+        wrong: 0,
+    }
+}
+
+/// Anna (cashier, PIN 1234) and Max (manager, PIN 9876).
+pub fn two_staff() -> Vec<FakeStaff> {
+    vec![
+        staff_member(1, "Anna Berg", "cashier", "1234"),
+        staff_member(2, "Max Ruiz", "manager", "9876"),
+    ]
 }
 
 impl Default for FakeStore {
@@ -167,6 +206,10 @@ impl Default for FakeStore {
             next_seq: 1,
             commands: Vec::new(),
             skipped_products: 0,
+            staff: Vec::new(),
+            shift: None,
+            paid_in: 0,
+            paid_out: 0,
         }
     }
 }
@@ -345,8 +388,117 @@ impl FakeStore {
                 };
                 Action::ServerSaleLooked { receipt, result }
             }
-            Command::Quit | Command::SyncNow => return None,
+            Command::CheckPin { staff_id, pin } => {
+                let staff_id = *staff_id;
+                let result = self.check_pin(staff_id, pin.expose());
+                Action::PinChecked { staff_id, result }
+            }
+            Command::LoadShift => Action::ShiftLoaded(self.shift.clone()),
+            Command::OpenShift {
+                staff_id,
+                float_cents,
+            } => Action::ShiftOpened(if self.shift.is_some() {
+                Err("a shift is already open".into())
+            } else {
+                let name = self
+                    .staff
+                    .iter()
+                    .find(|s| Some(s.view.id) == *staff_id)
+                    .map_or_else(|| "technician".to_string(), |s| s.view.name.clone());
+                let shift = ShiftView {
+                    id: Uuid::from_u128(0x5_1f00),
+                    opened_at: now(),
+                    staff_name: name,
+                    float_cents: *float_cents,
+                };
+                self.shift = Some(shift.clone());
+                self.paid_in = 0;
+                self.paid_out = 0;
+                Ok(shift)
+            }),
+            Command::CashMovement {
+                kind, amount_cents, ..
+            } => {
+                let result = match (&self.shift, kind) {
+                    (None, _) => Err("no shift is open".to_string()),
+                    (Some(s), CashKind::Out)
+                        if *amount_cents > s.float_cents + self.paid_in - self.paid_out =>
+                    {
+                        Err("the paid-out is more than the drawer holds".to_string())
+                    }
+                    (Some(_), CashKind::Out) => {
+                        self.paid_out += amount_cents;
+                        Ok(*amount_cents)
+                    }
+                    (Some(_), CashKind::In) => {
+                        self.paid_in += amount_cents;
+                        Ok(*amount_cents)
+                    }
+                };
+                Action::CashMoved {
+                    kind: *kind,
+                    result,
+                }
+            }
+            Command::CloseShift { counted_cents, .. } => {
+                Action::ShiftClosed(match self.shift.take() {
+                    None => Err("no shift is open".into()),
+                    Some(s) => {
+                        let expected = s.float_cents + self.paid_in - self.paid_out;
+                        Ok(ShiftClosedView {
+                            counted_cents: *counted_cents,
+                            expected_cents: expected,
+                            over_short_cents: counted_cents - expected,
+                        })
+                    }
+                })
+            }
+            Command::LoadShiftTotals => Action::ShiftTotalsLoaded(match &self.shift {
+                None => Err("no shift is open".into()),
+                Some(s) => Ok(ShiftTotalsView {
+                    float_cents: s.float_cents,
+                    paid_in_cents: self.paid_in,
+                    paid_out_cents: self.paid_out,
+                    expected_cash_cents: s.float_cents + self.paid_in - self.paid_out,
+                    ..ShiftTotalsView::default()
+                }),
+            }),
+            Command::Quit | Command::SyncNow | Command::SetStaff { .. } => return None,
         })
+    }
+
+    /// A login state for these staff, at [`now`], with the given idle lock.
+    pub fn gate(&self, idle_lock_s: u64) -> StaffGate {
+        let mut gate = StaffGate::new(
+            self.staff.iter().map(|s| s.view.clone()).collect(),
+            idle_lock_s,
+            now(),
+        );
+        gate.shift = self.shift.clone();
+        gate
+    }
+
+    fn check_pin(&mut self, staff_id: Uuid, pin: &str) -> Result<StaffView, PinRefusal> {
+        let at = now();
+        let Some(s) = self.staff.iter_mut().find(|s| s.view.id == staff_id) else {
+            return Err(PinRefusal::Failed(format!("unknown staff id {staff_id}")));
+        };
+        if let Some(until) = s.view.locked_until.filter(|u| *u > at) {
+            return Err(PinRefusal::Locked { until });
+        }
+        if s.pin == pin {
+            s.wrong = 0;
+            s.view.locked_until = None;
+            return Ok(s.view.clone());
+        }
+        s.wrong += 1;
+        if s.wrong >= 5 {
+            s.wrong = 0;
+            let until = at + chrono::Duration::minutes(FAKE_LOCKOUT_MIN);
+            s.view.locked_until = Some(until);
+            return Err(PinRefusal::Locked { until });
+        }
+        Err(PinRefusal::Wrong { left: 5 - s.wrong })
     }
 
     /// A product by SKU or barcode, like the store's lookup.

@@ -31,6 +31,11 @@ pub fn header(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
     if st.settings.technician {
         spans.push(Span::styled(" │ TECHNICIAN", theme.warn()));
     }
+    if let Some(gate) = &st.staff {
+        let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+        let room = usize::from(area.width).saturating_sub(used);
+        spans.extend(staff_spans(st, gate, room, theme));
+    }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
@@ -56,7 +61,7 @@ pub fn keys(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
     let ctx = st.context();
     let kind = st.conflicts.selected_item().map(|c| c.kind.as_str());
     let mut spans = Vec::new();
-    for bind in keymap::listed(ctx).filter(|b| b.hint) {
+    for bind in keymap::listed_with_staff(ctx, st.staff.is_some()).filter(|b| b.hint) {
         if let (Context::Conflicts, KeyCmd::Resolve(action)) = (ctx, bind.cmd) {
             if !kind.is_some_and(|k| actions_for(k).contains(&action)) {
                 continue;
@@ -66,4 +71,39 @@ pub fn keys(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
         spans.push(Span::raw(format!(" {} ", bind.label)));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// Who is logged in and the shift, in at most `room` columns: the role goes first, then the
+/// name is cut; the shift always shows.
+fn staff_spans(
+    st: &State,
+    gate: &crate::tui::login::StaffGate,
+    room: usize,
+    theme: Theme,
+) -> Vec<Span<'static>> {
+    let shift = match &gate.shift {
+        Some(s) => format!(
+            " · shift {}",
+            crate::tui::login::clock(st.settings.zone, s.opened_at)
+        ),
+        None => " · no shift".to_string(),
+    };
+    let who = match &gate.current {
+        None => " │ locked".to_string(),
+        Some(s) => {
+            let full = format!(" │ {} ({})", s.name, s.role);
+            let bare = format!(" │ {}", s.name);
+            let fits = |t: &str| t.chars().count() + shift.chars().count() <= room;
+            if fits(&full) {
+                full
+            } else if fits(&bare) {
+                bare
+            } else {
+                let keep = room.saturating_sub(shift.chars().count() + 4).max(1);
+                let cut: String = s.name.chars().take(keep).collect();
+                format!(" │ {cut}…")
+            }
+        }
+    };
+    vec![Span::styled(who, theme.title()), Span::raw(shift)]
 }

@@ -6,10 +6,12 @@ mod bars;
 mod conflicts;
 mod forms;
 mod heartbeat;
+pub(crate) mod login;
 mod popup;
 mod queue;
 mod refund;
 mod sales;
+mod shift;
 pub mod theme;
 
 use ratatui::layout::{Alignment, Constraint};
@@ -54,6 +56,17 @@ pub fn draw(frame: &mut Frame, st: &State) {
         return;
     }
     bars::header(frame, screen.header, st, theme);
+    if let Some(gate) = st.staff.as_ref().filter(|g| g.locked()) {
+        // Locked: nothing of the till's work is shown until someone logs in.
+        let top = screen.header.bottom();
+        let body =
+            ratatui::layout::Rect::new(area.x, top, area.width, screen.flash.y.saturating_sub(top));
+        login::draw(frame, body, st, gate, theme);
+        bars::flash(frame, screen.flash, st, theme);
+        bars::keys(frame, screen.keys, st, theme);
+        popup::draw(frame, area, st, theme);
+        return;
+    }
     if let Some(r) = screen.strip {
         heartbeat::strip(frame, r, st, theme);
     }

@@ -41,12 +41,13 @@ pub fn draw(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
         Some(Popup::Resolve(form)) => resolve(frame, area, form, theme),
         Some(Popup::Refund(form)) => super::forms::refund(frame, area, st, form, theme),
         Some(Popup::Void(form)) => super::forms::void(frame, area, st, form, theme),
+        Some(Popup::Shift(form)) => super::shift::draw(frame, area, st, form, theme),
     }
 }
 
 fn help(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
     let ctx = st.pane_context();
-    let entries: Vec<Line> = keymap::listed(ctx)
+    let entries: Vec<Line> = keymap::listed_with_staff(ctx, st.staff.is_some())
         .map(|b| {
             let only = if b.empty_input_only {
                 " (empty field)"
