@@ -53,6 +53,27 @@ keep = 3
 # Most a refund without a receipt may pay back, in minor units (5000 = 50.00 in EUR);
 # 0 = refunds without a receipt are not allowed.
 blind_max_cents = 5000
+
+# The header printed on every receipt (empty lines are left out).
+[receipt]
+store_name = ""
+# Lines separated by \n, e.g. "Hauptstrasse 1\n10115 Berlin".
+address = ""
+tax_id = ""
+# Columns of a receipt: 32 (58 mm paper), 42 or 48 (80 mm); 32 to 48.
+width = 42
+
+# The receipt printer (ESC/POS). Printing runs after the sale is saved and never delays it;
+# a failed print is listed by `kassa status` and printed again by `kassa receipt SALE --print`.
+[printer]
+# none | file (append to path) | device (e.g. /dev/usb/lp0) | tcp (a raw port, host:9100)
+kind = "none"
+# path = "/dev/usb/lp0"
+# address = "192.168.1.50:9100"
+# How long one print may take (connect and write) before it counts as failed.
+timeout_ms = 3000
+# Open the cash drawer (through the printer) when a receipt has a cash tender.
+cash_drawer = false
 "#;
 
 /// The system-wide config, read when no user config exists (installed by the Debian package).
@@ -68,6 +89,62 @@ pub struct Config {
     pub sync: SyncConfig,
     pub backup: BackupConfig,
     pub refunds: RefundsConfig,
+    pub receipt: ReceiptConfig,
+    pub printer: PrinterConfig,
+}
+
+/// `[receipt]`: the header printed on receipts and their width.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReceiptConfig {
+    pub store_name: String,
+    pub address: String,
+    pub tax_id: String,
+    pub width: usize,
+}
+
+impl Default for ReceiptConfig {
+    fn default() -> Self {
+        ReceiptConfig {
+            store_name: String::new(),
+            address: String::new(),
+            tax_id: String::new(),
+            width: 42,
+        }
+    }
+}
+
+/// Where receipts are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrinterKind {
+    None,
+    File,
+    Device,
+    Tcp,
+}
+
+/// `[printer]`: an ESC/POS printer on a device file, a raw TCP port or a file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrinterConfig {
+    pub kind: PrinterKind,
+    pub path: Option<PathBuf>,
+    pub address: Option<String>,
+    pub timeout_ms: u64,
+    pub cash_drawer: bool,
+}
+
+impl Default for PrinterConfig {
+    fn default() -> Self {
+        PrinterConfig {
+            kind: PrinterKind::None,
+            path: None,
+            address: None,
+            timeout_ms: 3000,
+            cash_drawer: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,6 +222,8 @@ impl Default for Config {
             sync: SyncConfig::default(),
             backup: BackupConfig::default(),
             refunds: RefundsConfig::default(),
+            receipt: ReceiptConfig::default(),
+            printer: PrinterConfig::default(),
         }
     }
 }
@@ -298,6 +377,27 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "backup.keep must be between 1 and 100".into(),
             ));
+        }
+        crate::receipt::check_width(self.receipt.width)
+            .map_err(|e| ConfigError::Invalid(format!("receipt.{e}")))?;
+        let p = &self.printer;
+        if !(1..=60_000).contains(&p.timeout_ms) {
+            return Err(ConfigError::Invalid(
+                "printer.timeout_ms must be between 1 and 60000".into(),
+            ));
+        }
+        match p.kind {
+            PrinterKind::File | PrinterKind::Device if p.path.is_none() => {
+                return Err(ConfigError::Invalid(
+                    "printer.path is needed for kind \"file\" or \"device\"".into(),
+                ));
+            }
+            PrinterKind::Tcp if p.address.as_deref().is_none_or(|a| a.trim().is_empty()) => {
+                return Err(ConfigError::Invalid(
+                    "printer.address (host:port) is needed for kind \"tcp\"".into(),
+                ));
+            }
+            _ => {}
         }
         if let Some(url) = &self.remote.url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {

@@ -22,6 +22,7 @@ mod doctor;
 mod journal;
 mod lookup;
 mod queue;
+pub mod receipt;
 mod refund;
 mod report;
 mod sales;
@@ -68,6 +69,8 @@ pub enum Command {
     Void(refund::VoidArgs),
     /// Find a receipt: this till's sales of a day; --lookup asks the server for another till's.
     Sales(sales::SalesArgs),
+    /// Show a sale, refund or void as its receipt; --print it (again) or --out FILE (ESC/POS).
+    Receipt(receipt::ReceiptArgs),
     /// List the outbox (queued operations), newest first.
     Queue(queue::QueueArgs),
     /// Queue, sync and conflict state in one view.
@@ -210,6 +213,7 @@ fn run(cli: Cli) -> CliResult {
         Some(Command::Refund(a)) => refund::refund(&ctx, a),
         Some(Command::Void(a)) => refund::void(&ctx, a),
         Some(Command::Sales(a)) => sales::run(&ctx, a),
+        Some(Command::Receipt(a)) => receipt::run(&ctx, a),
         Some(Command::Queue(a)) => queue::run(&ctx, a),
         Some(Command::Status(a)) => status::run(&ctx, a.json),
         Some(Command::Catalog(a)) => catalog::run(&ctx, a),

@@ -255,6 +255,18 @@ CREATE TABLE looked_up_sales (
     looked_up_at       TEXT NOT NULL
 ) STRICT;
 "#,
+    // (issue 12): receipts whose print failed, one row per document (its seq), until a print
+    // of it succeeds. Local only: never pushed, not part of the chain.
+    r#"
+CREATE TABLE print_failures (
+    seq             INTEGER PRIMARY KEY REFERENCES outbox (seq),
+    kind            TEXT NOT NULL CHECK (kind IN ('sale', 'refund', 'void')),
+    first_failed_at TEXT NOT NULL,
+    last_failed_at  TEXT NOT NULL,
+    attempts        INTEGER NOT NULL,
+    last_error      TEXT NOT NULL
+) STRICT;
+"#,
 ];
 
 /// `(applied, known)` when the database has migrations to apply; `None` when it is current.
