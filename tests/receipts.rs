@@ -84,7 +84,10 @@ fn shown(r: &Receipt, width: usize) -> String {
     let mut text = text::render(r, width).join("\n");
     text = text.replace(&r.code, CODE.get(..32).unwrap());
     if let Some(reference) = &r.reference {
-        text = text.replace(reference, "<-- code of the sale -------->  ".get(..32).unwrap());
+        text = text.replace(
+            reference,
+            "<-- code of the sale -------->  ".get(..32).unwrap(),
+        );
     }
     text
 }
@@ -97,7 +100,10 @@ fn a_cash_rounded_sale_at_the_three_widths() {
     assert_eq!(r.due_cents, r.total_cents + r.rounding_cents);
     for width in WIDTHS {
         for line in text::render(&r, width) {
-            assert!(line.chars().count() <= width, "{line:?} is wider than {width}");
+            assert!(
+                line.chars().count() <= width,
+                "{line:?} is wider than {width}"
+            );
         }
         insta::assert_snapshot!(format!("cash_sale_{width}"), shown(&r, width));
     }
@@ -127,7 +133,10 @@ fn a_refund_and_a_void_have_their_own_receipts() {
         })
         .unwrap();
     let r = receipt(&store, ReceiptRef::Seq(refund_seq), false);
-    assert_eq!(r.reference.as_deref(), Some(receipt(&store, ReceiptRef::Seq(seq), false).code.as_str()));
+    assert_eq!(
+        r.reference.as_deref(),
+        Some(receipt(&store, ReceiptRef::Seq(seq), false).code.as_str())
+    );
     for width in WIDTHS {
         insta::assert_snapshot!(format!("refund_{width}"), shown(&r, width));
     }
@@ -161,8 +170,13 @@ fn a_reprint_is_marked_as_a_copy_and_found_by_its_printed_code() {
     let copy = receipt(&store, ReceiptRef::parse(&original.code).unwrap(), true);
     assert_eq!(copy.seq, seq);
     let text = text::render(&copy, 42);
-    assert_eq!(text.iter().filter(|l| l.contains("*** COPY ***")).count(), 2);
-    assert!(!text::render(&original, 42).iter().any(|l| l.contains("COPY")));
+    assert_eq!(
+        text.iter().filter(|l| l.contains("*** COPY ***")).count(),
+        2
+    );
+    assert!(!text::render(&original, 42)
+        .iter()
+        .any(|l| l.contains("COPY")));
     assert!(store
         .call_blocking(|db| db.printable(ReceiptRef::Seq(999)))
         .unwrap()
@@ -180,7 +194,10 @@ fn escpos_bytes_carry_the_lines_a_qr_code_of_the_receipt_code_and_a_drawer_kick_
     assert_eq!(&bytes[2..7], &escpos::drawer_kick());
     let mut store_cmd = vec![0x1d, b'(', b'k', 35, 0, 49, 80, 48];
     store_cmd.extend_from_slice(r.code.as_bytes());
-    assert!(bytes.windows(store_cmd.len()).any(|w| w == store_cmd), "QR store command");
+    assert!(
+        bytes.windows(store_cmd.len()).any(|w| w == store_cmd),
+        "QR store command"
+    );
     for line in text::render(&r, 42) {
         let mut l = line.into_bytes();
         l.push(b'\n');
@@ -207,7 +224,12 @@ fn failed_prints_are_recorded_counted_and_cleared_by_a_good_print() {
     assert_eq!(failures[0].attempts, 2);
     assert_eq!(failures[0].last_error, "printer 127.0.0.1:9: timed out");
     let (cleared, left) = store
-        .call_blocking(move |db| (db.clear_print_failure(seq).unwrap(), db.print_failures().unwrap()))
+        .call_blocking(move |db| {
+            (
+                db.clear_print_failure(seq).unwrap(),
+                db.print_failures().unwrap(),
+            )
+        })
         .unwrap();
     assert!(cleared);
     assert!(left.is_empty());

@@ -97,6 +97,9 @@ pub fn run(ctx: &Context, args: ReceiptArgs) -> CliResult {
         )),
         None => None,
     };
+    if args.print {
+        check_printer_path(target.as_ref().map(|t| &t.0))?;
+    }
     let store = ctx.open_store()?;
     let (found, failures) = store.call_blocking(move |db| -> Result<_, CliError> {
         Ok((db.printable(receipt_ref)?, db.print_failures()?))
@@ -161,6 +164,22 @@ pub fn run(ctx: &Context, args: ReceiptArgs) -> CliResult {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A printer file or device that cannot be opened for writing (a wrong or unwritable path,
+/// an unplugged USB printer) is bad input for `--print`: one line, exit 2, nothing recorded.
+fn check_printer_path(target: Option<&printer::Target>) -> Result<(), CliError> {
+    let (path, create) = match target {
+        Some(printer::Target::File(p)) => (p, true),
+        Some(printer::Target::Device(p)) => (p, false),
+        _ => return Ok(()),
+    };
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(create)
+        .open(path)
+        .map(drop)
+        .map_err(|e| CliError::BadInput(format!("cannot write to printer {}: {e}", path.display())))
 }
 
 /// After `kassa sell` saved sale `seq`: prints its receipt when a printer is configured. The
