@@ -5,7 +5,7 @@
 //! receipt is submitted. The caller records failed outcomes (the store's print failures), so
 //! that they show in `kassa status` and can be printed again.
 
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
 
 use super::transport::{send, Target};
@@ -71,9 +71,6 @@ impl PrintWorker {
 
     /// Waits up to `wait` for the next outcome; `None` when none came in time.
     pub fn wait_outcome(&self, wait: Duration) -> Option<PrintOutcome> {
-        match self.outcomes.recv_timeout(wait) {
-            Ok(o) => Some(o),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-        }
+        self.outcomes.recv_timeout(wait).ok()
     }
 }
