@@ -259,7 +259,9 @@ fn a_database_at_schema_4_gains_refunds_and_keeps_its_queue_and_references() {
             (version, fk_on == 1 && broken == 0, kinds, counter, next)
         })
         .unwrap();
-    assert_eq!((version, schema_version()), (5, 5));
+    // Migrated to the current schema (5 added refunds; later migrations ride along).
+    assert_eq!(version, schema_version());
+    assert!(version >= 5);
     assert!(fk_ok, "foreign keys back on and intact");
     assert_eq!(
         kinds,
