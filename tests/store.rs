@@ -202,7 +202,7 @@ fn a_database_at_the_previous_schema_upgrades_in_place_and_keeps_its_data() {
     let store = StoreHandle::open(&path, StoreOptions::default()).unwrap();
     let version = user_version(&store);
     assert_eq!(version, schema_version());
-    assert_eq!(version, 5);
+    assert!(version >= 5, "migrated to the current schema");
     let status = store
         .call_blocking(|db| db.status(chrono::Utc::now()).unwrap())
         .unwrap();
@@ -253,7 +253,8 @@ fn a_database_at_schema_3_gains_the_conflict_fields_and_keeps_its_conflicts() {
     );
     let store = StoreHandle::open(&path, StoreOptions::default()).unwrap();
     let version = user_version(&store);
-    assert_eq!((version, schema_version()), (5, 5));
+    assert_eq!(version, schema_version());
+    assert!(version >= 5, "migrated to the current schema");
     let rows = store
         .call_blocking(|db| db.conflicts(true).unwrap())
         .unwrap();
