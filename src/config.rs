@@ -74,6 +74,27 @@ max_pin_attempts = 5
 lockout_seconds = 300
 # The console locks (asks for a PIN again) after this many idle seconds; 0 = never.
 idle_lock_seconds = 120
+
+# The header printed on every receipt (empty lines are left out).
+[receipt]
+store_name = ""
+# Lines separated by \n, e.g. "Hauptstrasse 1\n10115 Berlin".
+address = ""
+tax_id = ""
+# Columns of a receipt: 32 (58 mm paper), 42 or 48 (80 mm); 32 to 48.
+width = 42
+
+# The receipt printer (ESC/POS). Printing runs after the sale is saved and never delays it;
+# a failed print is listed by `kassa status` and printed again by `kassa receipt SALE --print`.
+[printer]
+# none | file (append to path) | device (e.g. /dev/usb/lp0) | tcp (a raw port, host:9100)
+kind = "none"
+# path = "/dev/usb/lp0"
+# address = "192.168.1.50:9100"
+# How long one print may take (connect and write) before it counts as failed.
+timeout_ms = 3000
+# Open the cash drawer (through the printer) when a receipt has a cash tender.
+cash_drawer = false
 "#;
 
 /// The system-wide config, read when no user config exists (installed by the Debian package).
@@ -90,6 +111,8 @@ pub struct Config {
     pub backup: BackupConfig,
     pub refunds: RefundsConfig,
     pub staff: StaffConfig,
+    pub receipt: ReceiptConfig,
+    pub printer: PrinterConfig,
 }
 
 /// `[staff]`: a cashier's limits, the PIN lockout and the console's idle lock.
@@ -123,6 +146,27 @@ impl Default for StaffConfig {
     }
 }
 
+/// `[receipt]`: the header printed on receipts and their width.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReceiptConfig {
+    pub store_name: String,
+    pub address: String,
+    pub tax_id: String,
+    pub width: usize,
+}
+
+impl Default for ReceiptConfig {
+    fn default() -> Self {
+        ReceiptConfig {
+            store_name: String::new(),
+            address: String::new(),
+            tax_id: String::new(),
+            width: 42,
+        }
+    }
+}
+
 impl StaffConfig {
     /// The cashier's limits as the domain checks them.
     pub fn limits(&self) -> crate::domain::RoleLimits {
@@ -140,6 +184,39 @@ impl StaffConfig {
         crate::domain::LockoutPolicy {
             max_attempts: self.max_pin_attempts,
             lockout_seconds: self.lockout_seconds,
+        }
+    }
+}
+
+/// Where receipts are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrinterKind {
+    None,
+    File,
+    Device,
+    Tcp,
+}
+
+/// `[printer]`: an ESC/POS printer on a device file, a raw TCP port or a file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrinterConfig {
+    pub kind: PrinterKind,
+    pub path: Option<PathBuf>,
+    pub address: Option<String>,
+    pub timeout_ms: u64,
+    pub cash_drawer: bool,
+}
+
+impl Default for PrinterConfig {
+    fn default() -> Self {
+        PrinterConfig {
+            kind: PrinterKind::None,
+            path: None,
+            address: None,
+            timeout_ms: 3000,
+            cash_drawer: false,
         }
     }
 }
@@ -220,6 +297,8 @@ impl Default for Config {
             backup: BackupConfig::default(),
             refunds: RefundsConfig::default(),
             staff: StaffConfig::default(),
+            receipt: ReceiptConfig::default(),
+            printer: PrinterConfig::default(),
         }
     }
 }
@@ -394,6 +473,27 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "backup.keep must be between 1 and 100".into(),
             ));
+        }
+        crate::receipt::check_width(self.receipt.width)
+            .map_err(|e| ConfigError::Invalid(format!("receipt.{e}")))?;
+        let p = &self.printer;
+        if !(1..=60_000).contains(&p.timeout_ms) {
+            return Err(ConfigError::Invalid(
+                "printer.timeout_ms must be between 1 and 60000".into(),
+            ));
+        }
+        match p.kind {
+            PrinterKind::File | PrinterKind::Device if p.path.is_none() => {
+                return Err(ConfigError::Invalid(
+                    "printer.path is needed for kind \"file\" or \"device\"".into(),
+                ));
+            }
+            PrinterKind::Tcp if p.address.as_deref().is_none_or(|a| a.trim().is_empty()) => {
+                return Err(ConfigError::Invalid(
+                    "printer.address (host:port) is needed for kind \"tcp\"".into(),
+                ));
+            }
+            _ => {}
         }
         if let Some(url) = &self.remote.url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {

@@ -24,6 +24,7 @@ mod enroll;
 mod journal;
 mod lookup;
 mod queue;
+pub mod receipt;
 mod refund;
 mod report;
 mod sales;
@@ -75,6 +76,8 @@ pub enum Command {
     Void(refund::VoidArgs),
     /// Find a receipt: this till's sales of a day; --lookup asks the server for another till's.
     Sales(sales::SalesArgs),
+    /// Show a sale, refund or void as its receipt; --print it (again) or --out FILE (ESC/POS).
+    Receipt(receipt::ReceiptArgs),
     /// List the outbox (queued operations), newest first.
     Queue(queue::QueueArgs),
     /// Queue, sync and conflict state in one view.
@@ -248,6 +251,7 @@ fn run(cli: Cli) -> CliResult {
         Some(Command::Refund(a)) => refund::refund(&ctx, need(actor)?, a),
         Some(Command::Void(a)) => refund::void(&ctx, need(actor)?, a),
         Some(Command::Sales(a)) => sales::run(&ctx, a),
+        Some(Command::Receipt(a)) => receipt::run(&ctx, a),
         Some(Command::Queue(a)) => queue::run(&ctx, a),
         Some(Command::Status(a)) => status::run(&ctx, a.json),
         Some(Command::Catalog(a)) => catalog::run(&ctx, a),

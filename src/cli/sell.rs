@@ -147,6 +147,8 @@ pub fn run(ctx: &Context, actor: &super::staff::Actor, args: SellArgs) -> CliRes
         );
         outln!("  {:<45} {:>10}", "change", f(receipt.change_cents));
     }
+    // After the sale is saved and told: a printer that fails only leaves a recorded failure.
+    super::receipt::print_after_sale(ctx, &store, receipt.seq);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -20,6 +20,8 @@ struct StatusOut {
     offline_since: Option<String>,
     #[serde(flatten)]
     local: LocalStatus,
+    /// Receipts whose last print failed (retry: `kassa receipt SEQ --print`).
+    print_failures: Vec<crate::store::PrintFailure>,
     database: String,
 }
 
@@ -36,13 +38,14 @@ struct SeenStatus {
 
 pub fn run(ctx: &Context, json: bool) -> CliResult {
     let store = ctx.open_store()?;
-    let (mut local, seen, snapshot, enrolled) =
+    let (mut local, seen, snapshot, enrolled, print_failures) =
         store.call_blocking(move |db| -> Result<_, crate::store::StoreError> {
             Ok((
                 db.status(chrono::Utc::now())?,
                 db.meta_get("connectivity")?,
                 db.meta_get("sync_status")?,
                 db.device_session()?.is_some(),
+                db.print_failures()?,
             ))
         })??;
     // An enrolled till (kassa enroll) has its remote in the database.
@@ -70,6 +73,7 @@ pub fn run(ctx: &Context, json: bool) -> CliResult {
         last_heartbeat_at: snap.last_heartbeat_at,
         offline_since: snap.offline_since,
         local,
+        print_failures,
         database: ctx.db_path.display().to_string(),
     };
     if json {
@@ -116,6 +120,15 @@ pub fn run(ctx: &Context, json: bool) -> CliResult {
             "catalog           {} product{} skipped (run kassa doctor)",
             l.skipped_products,
             if l.skipped_products == 1 { "" } else { "s" }
+        );
+    }
+    if let Some(last) = out.print_failures.last() {
+        let n = out.print_failures.len();
+        outln!(
+            "receipts          {n} not printed (newest #{}: {}; kassa receipt {} --print)",
+            last.seq,
+            last.last_error,
+            last.seq
         );
     }
     outln!(

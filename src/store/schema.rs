@@ -389,6 +389,18 @@ ALTER TABLE sale_voids ADD COLUMN shift_id TEXT;
 ALTER TABLE sale_voids ADD COLUMN operator TEXT;
 CREATE INDEX sale_voids_shift ON sale_voids (shift_id) WHERE shift_id IS NOT NULL;
 "#,
+    // 8 (issue 12): receipts whose print failed, one row per document (its seq), until a print
+    // of it succeeds. Local only: never pushed, not part of the chain.
+    r#"
+CREATE TABLE print_failures (
+    seq             INTEGER PRIMARY KEY REFERENCES outbox (seq),
+    kind            TEXT NOT NULL CHECK (kind IN ('sale', 'refund', 'void')),
+    first_failed_at TEXT NOT NULL,
+    last_failed_at  TEXT NOT NULL,
+    attempts        INTEGER NOT NULL,
+    last_error      TEXT NOT NULL
+) STRICT;
+"#,
 ];
 
 /// `(applied, known)` when the database has migrations to apply; `None` when it is current.
