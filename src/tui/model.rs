@@ -272,11 +272,12 @@ pub struct ShiftView {
     pub float_cents: i64,
 }
 
-/// Paid-in or paid-out.
+/// Paid-in, paid-out, or the drawer opened with no sale (no money moves).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CashKind {
     In,
     Out,
+    NoSale,
 }
 
 impl CashKind {
@@ -284,6 +285,7 @@ impl CashKind {
         match self {
             CashKind::In => "paid-in",
             CashKind::Out => "paid-out",
+            CashKind::NoSale => "no-sale",
         }
     }
 }

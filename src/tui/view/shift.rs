@@ -61,6 +61,7 @@ pub fn draw(frame: &mut Frame, area: Rect, st: &State, form: &ShiftForm, theme: 
                 ("c", "close the shift (blind count)"),
                 ("i", "paid-in"),
                 ("o", "paid-out"),
+                ("n", "no-sale (drawer opened, no sale)"),
                 ("x", "X report (totals so far)"),
             ] {
                 lines.push(Line::from(vec![
