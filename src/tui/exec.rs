@@ -411,13 +411,14 @@ fn job(cmd: Command, session: &Session) -> Option<Job> {
                     sales: s.sales,
                     cash_sales_cents: s.tally.cash_sales_cents,
                     card_sales_cents: s.card_sales_cents,
-                    cash_refunds_cents: s
-                        .tally
-                        .cash_refunds_cents
-                        .saturating_add(s.tally.cash_voids_cents),
-                    card_refunds_cents: 0,
+                    refunds: s.refunds,
+                    cash_refunds_cents: s.tally.cash_refunds_cents,
+                    card_refunds_cents: s.card_refunds_cents,
+                    voids: s.voids,
+                    cash_voids_cents: s.tally.cash_voids_cents,
                     paid_in_cents: s.tally.paid_in_cents,
                     paid_out_cents: s.tally.paid_out_cents,
+                    no_sales: s.no_sales,
                     expected_cash_cents: s.expected_cents,
                 }),
                 Ok(None) => Err("no shift is open".to_string()),
