@@ -6,11 +6,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::login::{short_name, NAME_MAX};
+use super::login::staff_row;
 use super::popup::{centered, frame_block};
 use super::theme::Theme;
 use crate::tui::approval::ApprovalForm;
-use crate::tui::login::clock;
 use crate::tui::state::State;
 
 /// Approvers listed at most (around the selected one).
@@ -23,23 +22,7 @@ pub fn draw(frame: &mut Frame, area: Rect, st: &State, form: &ApprovalForm, them
     ];
     let first = form.selected.saturating_sub(LISTED - 1);
     for (i, s) in form.approvers.iter().enumerate().skip(first).take(LISTED) {
-        let mark = if i == form.selected { "▶" } else { " " };
-        let lock = match s.locked_until {
-            Some(u) if u > st.now => format!("locked until {}", clock(st.settings.zone, u)),
-            _ => String::new(),
-        };
-        let text = format!(
-            "{mark} {:<w$} {:<10} {lock}",
-            short_name(&s.name),
-            s.role,
-            w = NAME_MAX
-        );
-        let style = if i == form.selected {
-            theme.selected()
-        } else {
-            ratatui::style::Style::default()
-        };
-        lines.push(Line::styled(text, style));
+        lines.push(staff_row(st, s, i == form.selected, theme));
     }
     lines.push(Line::raw(""));
     let pin = if form.checking {
