@@ -428,3 +428,21 @@ fn without_staff_a_large_discount_needs_nobody() {
     assert_eq!(st.sales.cart.lines()[0].discount_cents, 107);
     assert_eq!(st.sales.approved_by, None);
 }
+
+#[test]
+fn with_no_manager_at_the_till_the_action_is_refused_at_once() {
+    let mut t = till();
+    let max = t.max;
+    t.store
+        .call_blocking(move |db| db.disable_staff(&max, Utc::now()))
+        .expect("store")
+        .expect("disable Max");
+    let mut st = t.logged_in(ANNA_PIN);
+    Guarded::NoSale.start(&mut t, &mut st);
+    assert!(st.popup.is_none(), "{:?}", st.popup);
+    assert_eq!(
+        flash(&st),
+        "opening the drawer with no sale needs a manager, and this till has none: nothing done"
+    );
+    assert!(Guarded::NoSale.documents(&t).is_empty());
+}

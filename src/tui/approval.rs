@@ -81,6 +81,13 @@ pub fn guard(st: &mut State, action: Guarded, what: String, pending: Pending) ->
         .as_ref()
         .map(|g| g.staff.clone())
         .unwrap_or_default();
+    if !approvers.iter().any(StaffView::is_manager) {
+        st.flash(
+            FlashLevel::Error,
+            format!("{what} needs a manager, and this till has none: nothing done"),
+        );
+        return Vec::new();
+    }
     // Stable: managers first, each group in the login screen's order.
     approvers.sort_by_key(|s| !s.is_manager());
     st.flash(
