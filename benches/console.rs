@@ -6,6 +6,10 @@
 //! - keystroke-to-frame time through the real event loop: the release binary in an 80x24
 //!   pseudo-terminal, against the terminal's own echo round trip (baseline);
 //! - idle CPU of that console over 60 s (`/proc/PID/stat`) and its resident memory (VmRSS);
+//! - the same with staff (issue 11): the sales frame with a cashier logged in and a shift
+//!   open in the header, against the frame without staff; then the binary on the same
+//!   database with staff added and a shift open, logged in by PIN: keystroke to frame and
+//!   idle CPU against the figures without staff of the same run, and the same targets;
 //! - with `KASSA_REMOTE_URL`, `KASSA_ANON_KEY` and `KASSA_DEVICE_TOKEN` set (e.g. from
 //!   `scripts/dev-stack start`), idle CPU and memory again of a console on a fresh till whose
 //!   sync engine heartbeats that server.
@@ -18,6 +22,8 @@ use std::time::{Duration, Instant};
 use kassa::store::{StoreHandle, StoreOptions};
 use kassa::tui::action::{Action, Command};
 use kassa::tui::exec::execute_blocking;
+use kassa::tui::login::StaffGate;
+use kassa::tui::model::{ShiftView, StaffView};
 use kassa::tui::state::{Focus, Settings, State};
 use kassa::tui::{draw, init, update};
 use ratatui::backend::TestBackend;
@@ -243,6 +249,25 @@ fn main() {
                 met: Some(p50 < 1000.0),
                 better: Better::Lower,
             });
+            if focus == Focus::Sales {
+                // The same frame with a cashier logged in and a shift open in the header.
+                let staffed = with_cashier_and_shift(st);
+                let (s50, s99) = time_draws(Some(&staffed), w, h, 2000);
+                println!(
+                    "render sales {w}x{h} with cashier and shift: p50 {s50:7.1} µs  p99 {s99:7.1} µs   ({:.2}x the frame without staff)",
+                    s50 / p50
+                );
+                report(&Figure {
+                    name: &format!("console render sales {w}x{h} p50, cashier and shift on screen"),
+                    value: s50,
+                    unit: "µs",
+                    baseline_name: Some("same frame without staff"),
+                    baseline: Some(p50),
+                    target: "< 1000 µs",
+                    met: Some(s50 < 1000.0),
+                    better: Better::Lower,
+                });
+            }
         }
     }
 
@@ -324,26 +349,7 @@ fn main() {
     // Loaded: the header counts the pending ops.
     console.wait_for("pending", Duration::from_secs(30));
     console.settle(Duration::from_millis(500));
-    let mut key_ms = Vec::new();
-    let mut typed = String::new();
-    for i in 0..200 {
-        if typed.len() >= 40 {
-            console.send("\x1b");
-            console.wait_for("Code/barcode ▸  ", Duration::from_secs(5));
-            console.settle(Duration::from_millis(100));
-            typed.clear();
-        }
-        let c = char::from(b'0' + (i % 10) as u8);
-        typed.push(c);
-        let expect = format!("▸ {typed}");
-        let t = Instant::now();
-        console.send(&c.to_string());
-        console
-            .try_wait_for(&expect, Duration::from_secs(5))
-            .expect("the key shows on screen");
-        key_ms.push(t.elapsed().as_secs_f64() * 1e3);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut key_ms = keystrokes(&mut console);
     // Baseline: the terminal's own echo round trip (a cooked-mode `cat` echoes each key).
     let mut cat = portable_pty::CommandBuilder::new("cat");
     cat.env("TERM", "xterm");
@@ -401,7 +407,171 @@ fn main() {
     console.send("q");
     console.wait_exit(Duration::from_secs(10));
 
+    staffed_console(
+        dir.path(),
+        &db_path,
+        idle_s,
+        hz,
+        Baseline {
+            key_p50_ms: k50,
+            idle_cpu_pct: cpu_pct,
+            rss_mb,
+        },
+    );
     idle_with_heartbeat(dir.path(), idle_s, hz);
+}
+
+/// 200 digits typed into the code field, each timed from the key to the frame showing it.
+fn keystrokes(console: &mut pty::PtyConsole) -> Vec<f64> {
+    let mut key_ms = Vec::new();
+    let mut typed = String::new();
+    for i in 0..200 {
+        if typed.len() >= 40 {
+            console.send("\x1b");
+            console.wait_for("Code/barcode ▸  ", Duration::from_secs(5));
+            console.settle(Duration::from_millis(100));
+            typed.clear();
+        }
+        let c = char::from(b'0' + (i % 10) as u8);
+        typed.push(c);
+        let expect = format!("▸ {typed}");
+        let t = Instant::now();
+        console.send(&c.to_string());
+        console
+            .try_wait_for(&expect, Duration::from_secs(5))
+            .expect("the key shows on screen");
+        key_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    key_ms
+}
+
+/// `st` with a cashier logged in and a shift open, as the header shows them.
+fn with_cashier_and_shift(mut st: State) -> State {
+    let anna = StaffView {
+        id: uuid::Uuid::from_u128(1),
+        name: "Anna Berg".into(),
+        role: "cashier".into(),
+        locked_until: None,
+    };
+    let mut gate = StaffGate::new(vec![anna.clone()], 120, st.now);
+    gate.current = Some(anna);
+    gate.shift = Some(ShiftView {
+        id: uuid::Uuid::from_u128(2),
+        opened_at: st.now,
+        staff_name: "Anna Berg".into(),
+        float_cents: 10_000,
+    });
+    st.staff = Some(gate);
+    st
+}
+
+/// The figures without staff of this run, that the staffed console is compared with.
+struct Baseline {
+    key_p50_ms: f64,
+    idle_cpu_pct: f64,
+    rss_mb: f64,
+}
+
+/// The release binary on the big database with staff added and a shift open, logged in by
+/// PIN (the header shows the cashier and the shift): keystroke to frame and idle CPU.
+fn staffed_console(
+    dir: &std::path::Path,
+    db_path: &std::path::Path,
+    idle_s: u64,
+    hz: f64,
+    base: Baseline,
+) {
+    {
+        let mut db = kassa::store::Db::open(db_path, &StoreOptions::default()).expect("open");
+        let now = chrono::Utc::now();
+        let pin = kassa::domain::Pin::parse("2468").expect("pin");
+        let anna = db
+            .add_staff("Anna Berg", kassa::domain::Role::Cashier, &pin, now)
+            .expect("add staff");
+        db.open_shift(
+            10_000,
+            None,
+            &kassa::domain::Attribution::staff(anna.id),
+            now,
+        )
+        .expect("open shift");
+    }
+    let home = dir.join("home-staff");
+    let config = home.join("config").join("kassa");
+    std::fs::create_dir_all(&config).expect("config dir");
+    // Logged in for the whole measurement: the idle lock (armed, so it ticks) is further off.
+    std::fs::write(
+        config.join("config.toml"),
+        format!("[staff]\nidle_lock_seconds = {}\n", idle_s + 600),
+    )
+    .expect("config");
+    let mut console = pty::PtyConsole::start(&home, db_path, &[], 80, 24);
+    console.wait_for("log in with your PIN", Duration::from_secs(60));
+    console.send("2468\r");
+    console.wait_for("Anna Berg · shift", Duration::from_secs(30));
+    console.wait_for("Code/barcode", Duration::from_secs(30));
+    console.settle(Duration::from_millis(500));
+    let mut key_ms = keystrokes(&mut console);
+    let (k50, k99) = (pct(&mut key_ms.clone(), 0.5), pct(&mut key_ms, 0.99));
+    println!(
+        "keystroke to frame, cashier logged in and shift open: p50 {k50:.2} ms  p99 {k99:.2} ms   ({:.2}x without staff, p50 {:.2} ms)",
+        k50 / base.key_p50_ms,
+        base.key_p50_ms
+    );
+    report(&Figure {
+        name: "console keystroke to frame p50, cashier and shift on screen",
+        value: k50,
+        unit: "ms",
+        baseline_name: Some("same console without staff"),
+        baseline: Some(base.key_p50_ms),
+        target: "(none)",
+        met: None,
+        better: Better::Lower,
+    });
+    let pid = console.pid().expect("pid");
+    console.send("\x1b");
+    console.settle(Duration::from_millis(500));
+    let idle = measure_idle(pid, idle_s, hz);
+    let screen = console.contents();
+    let header = screen.lines().next().unwrap_or("").trim().to_string();
+    println!(
+        "idle CPU, cashier logged in and shift open, over {:.0} s: {:.3} % of one core ({} ticks; {:.2}x without staff, {:.3} %); VmRSS {:.1} MB ({:.2}x); header: {header}",
+        idle.wall,
+        idle.cpu_pct,
+        idle.ticks,
+        idle.cpu_pct / base.idle_cpu_pct.max(f64::MIN_POSITIVE),
+        base.idle_cpu_pct,
+        idle.rss_mb,
+        idle.rss_mb / base.rss_mb
+    );
+    let staffed = ", cashier and shift on screen";
+    report(&Figure {
+        name: &format!("console idle CPU{staffed}"),
+        value: idle.cpu_pct,
+        unit: "% of a core",
+        baseline_name: Some("same console without staff"),
+        baseline: Some(base.idle_cpu_pct),
+        target: "< 0.5 %",
+        met: Some(idle.cpu_pct < 0.5),
+        better: Better::Lower,
+    });
+    report(&Figure {
+        name: &format!("console resident memory{staffed}"),
+        value: idle.rss_mb,
+        unit: "MB",
+        baseline_name: Some("same console without staff"),
+        baseline: Some(base.rss_mb),
+        target: "< 25 MB",
+        met: Some(idle.rss_mb < 25.0),
+        better: Better::Lower,
+    });
+    assert!(
+        header.contains("Anna Berg") && header.contains("shift"),
+        "still logged in with the shift on screen: {header}"
+    );
+    console.send("q");
+    console.wait_exit(Duration::from_secs(10));
 }
 
 /// Idle CPU and memory of a console whose sync engine heartbeats a real server.

@@ -150,3 +150,39 @@ fn over_short_after_the_close() {
     );
     snap("shift_closed_short", &st);
 }
+
+#[test]
+fn manager_override_popup_with_a_pin_half_typed() {
+    let mut store = FakeStore::default();
+    let mut st = with_shift(&mut store);
+    run(&mut st, &mut store, keys("4001\n"));
+    run(
+        &mut st,
+        &mut store,
+        vec![key(crossterm::event::KeyCode::F(8))],
+    );
+    run(&mut st, &mut store, keys("50%\n98"));
+    let text = screen_text(&st, 80, 24);
+    assert!(
+        text.contains("Manager PIN for a discount of 50 %"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("98"),
+        "the PIN is drawn as dots only:\n{text}"
+    );
+    snap("override_popup", &st);
+}
+
+#[test]
+fn manager_override_popup_after_a_wrong_pin() {
+    let mut store = FakeStore::default();
+    let mut st = with_shift(&mut store);
+    run(
+        &mut st,
+        &mut store,
+        vec![key(crossterm::event::KeyCode::F(11))],
+    );
+    run(&mut st, &mut store, keys("n0000\n"));
+    snap("override_wrong_pin", &st);
+}

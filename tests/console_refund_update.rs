@@ -368,6 +368,7 @@ fn f4_on_a_looked_up_receipt_voids_the_sale_after_a_reason_and_enter() {
             sale_id: store.sales[1].sale_id(),
             reason: "customer left".into(),
             zone: zone(),
+            approved_by: None,
         }]
     );
     assert!(!flash(&st).contains("voided sale"), "not before the answer");

@@ -1,7 +1,8 @@
 //! End-to-end with staff: the real binary in a pseudo-terminal on a database with two staff
 //! members. Login with the right and the wrong PIN, the lockout after five wrong PINs and its
 //! survival across a restart of the binary, the idle lock (a short `[staff] idle_lock_seconds`), a
-//! shift opened and closed blind, and a sale recorded against the cashier and the shift.
+//! shift opened and closed blind, a sale recorded against the cashier and the shift, and a
+//! manager override approved (the approver on the sale) and refused (nothing written).
 
 mod console_support;
 mod support;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use kassa::domain::{Pin, Role};
 use kassa::store::{Db, StoreOptions};
 
-use console_support::pty::{PtyConsole, ENTER, F5};
+use console_support::pty::{PtyConsole, ENTER, F5, F8};
 use support::Till;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -189,4 +190,106 @@ fn the_console_locks_after_the_idle_time_and_another_cashier_logs_in() {
     console.wait_for("logged in: Max Ruiz", WAIT);
     console.wait_for("locked after 2 s without a key: Max Ruiz", WAIT);
     quit_from_login(&mut console);
+}
+
+/// The staff member called `name` in the till's database.
+fn staff_id(till: &Till, name: &str) -> String {
+    let db = Db::open(&till.db, &StoreOptions::default()).expect("open");
+    db.list_staff()
+        .expect("staff")
+        .into_iter()
+        .find(|s| s.name == name)
+        .map(|s| s.id.to_string())
+        .expect("a staff member of that name")
+}
+
+/// Logs Anna in and opens the shift the console offers.
+fn anna_with_a_shift(till: &Till) -> PtyConsole {
+    let mut console = PtyConsole::start(till.dir.path(), &till.db, &[], 80, 24);
+    console.wait_for("log in with your PIN", WAIT);
+    console.type_keys("2468\r");
+    console.wait_for("Opening float counted", WAIT);
+    console.type_keys("100\r");
+    console.wait_for("shift open · float 100.00", WAIT);
+    console
+}
+
+fn query(till: &Till, sql: &str) -> Vec<(Option<String>, Option<String>)> {
+    let mut db = Db::open(&till.db, &StoreOptions::default()).expect("open");
+    let mut q = db.conn().prepare(sql).expect("prepare");
+    let rows = q
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query");
+    rows.collect::<Result<Vec<_>, _>>().expect("rows")
+}
+
+#[test]
+fn a_discount_above_the_cashiers_limit_is_approved_with_the_managers_pin() {
+    let (till, anna) = staffed_till();
+    let max = staff_id(&till, "Max Ruiz");
+    let mut console = anna_with_a_shift(&till);
+    console.type_keys("4000000010012\r");
+    console.wait_for("Whole milk 1L", WAIT);
+    console.send(F8);
+    console.wait_for("Line discount", WAIT);
+    console.type_keys("50%\r");
+    console.wait_for("Manager PIN for a discount of 50 % on Whole milk 1L", WAIT);
+    console.type_keys("1357");
+    let screen = console.wait_for("PIN: ••••", WAIT);
+    assert!(
+        !screen.contains("1357"),
+        "the PIN is never echoed:\n{screen}"
+    );
+    console.send(ENTER);
+    console.wait_for("approved by Max Ruiz: a discount of 50 %", WAIT);
+    console.send(F5);
+    console.wait_for("Cash given", WAIT);
+    console.send(ENTER);
+    console.wait_for("saved #2", WAIT);
+    console.quit(WAIT);
+
+    let sales = query(
+        &till,
+        "SELECT staff_id, approved_by FROM sales ORDER BY seq DESC LIMIT 1",
+    );
+    assert_eq!(sales, vec![(Some(anna), Some(max.clone()))]);
+    let payload = query(
+        &till,
+        "SELECT payload, NULL FROM outbox WHERE kind = 'sale' ORDER BY seq DESC LIMIT 1",
+    );
+    let payload = payload[0].0.clone().unwrap_or_default();
+    assert!(
+        payload.contains(&format!("\"approved_by\":\"{max}\"")),
+        "{payload}"
+    );
+    assert!(!payload.contains("1357"));
+}
+
+#[test]
+fn a_no_sale_with_a_wrong_manager_pin_is_refused_and_nothing_is_written() {
+    let (till, _) = staffed_till();
+    let max = staff_id(&till, "Max Ruiz");
+    let mut console = anna_with_a_shift(&till);
+    console.send(F11);
+    console.wait_for("no-sale", WAIT);
+    console.type_keys("n");
+    console.wait_for("Manager PIN for opening the drawer with no sale", WAIT);
+    console.type_keys("9999\r");
+    console.wait_for("not approved: wrong PIN for Max Ruiz · 4 tries left", WAIT);
+    esc(&mut console);
+    console.wait_for("not approved: opening the drawer", WAIT);
+    console.quit(WAIT);
+
+    let moves = query(
+        &till,
+        "SELECT staff_id, approved_by FROM cash_movements WHERE kind = 'no_sale'",
+    );
+    assert!(moves.is_empty(), "{moves:?}");
+    let queue = till.json(&["queue", "--json"]).to_string();
+    assert!(!queue.contains("cash_movement"), "{queue}");
+    let counted = query(
+        &till,
+        "SELECT CAST(failed_attempts AS TEXT), staff_id FROM staff_lockout",
+    );
+    assert_eq!(counted, vec![(Some("1".to_string()), Some(max))]);
 }

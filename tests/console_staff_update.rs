@@ -311,7 +311,8 @@ fn paid_out_needs_a_reason_and_the_x_report_shows_the_totals() {
         staff_id: Some(store.staff[0].view.id),
         kind: kassa::tui::model::CashKind::Out,
         amount_cents: 1250,
-        reason: "window cleaner".into()
+        reason: "window cleaner".into(),
+        approved_by: None,
     }));
     assert_eq!(store.paid_out, 1250);
     run(&mut st, &mut store, vec![key(KeyCode::F(11))]);

@@ -144,7 +144,12 @@ fn cash_with_an_amount_commits_and_shows_saved_only_after_the_answer() {
     for a in keys("20\n") {
         cmds.extend(update(&mut st, a));
     }
-    let [Command::CommitSale { cart, settlement }] = cmds.as_slice() else {
+    let [Command::CommitSale {
+        cart,
+        settlement,
+        approved_by: None,
+    }] = cmds.as_slice()
+    else {
         panic!("expected one commit, got {cmds:?}");
     };
     assert_eq!(cart.lines().len(), 3);

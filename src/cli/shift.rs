@@ -219,6 +219,7 @@ pub(super) fn print_summary(c: Currency, s: &ShiftSummary) -> Result<(), CliErro
             s.tally.cash_refunds_cents
         )
     );
+    outln!("{}", row("card refunds", s.card_refunds_cents));
     outln!(
         "{}",
         row(

@@ -45,7 +45,7 @@ pub use skipped::{
     one_line, skip_key, ProductSkip, SkipTally, SkippedProduct, MAX_SKIP_REASON_CHARS,
     MAX_SKIP_SKU_CHARS,
 };
-pub use staff::{PinCheck, StaffUpdate};
+pub use staff::{ApprovalCheck, PinCheck, StaffUpdate};
 pub use sync_io::{
     ConflictUpdate, LeaseState, OpResult, PendingOp, ProductUpdate, PullPage, PushTally,
     StockUpdate, SyncCursors,

@@ -66,6 +66,8 @@ pub struct ShiftSummary {
     /// All tenders of the shift's sales, net of change (cash and card).
     pub sales_cents: i64,
     pub card_sales_cents: i64,
+    /// Paid back to cards by the shift's refunds (cash refunds are in the tally).
+    pub card_refunds_cents: i64,
     pub refunds: i64,
     pub voids: i64,
     pub paid_in: i64,
@@ -180,6 +182,13 @@ pub(super) fn summary(conn: &Connection, id: &str) -> Result<Option<ShiftSummary
          WHERE r.shift_id = ?1 AND t.kind = 'cash'",
         id,
     )?;
+    let (_, card_refunds) = sum(
+        conn,
+        "SELECT 0, coalesce(sum(t.amount_cents), 0)
+         FROM refunds r JOIN refund_tenders t ON t.refund_id = r.refund_id
+         WHERE r.shift_id = ?1 AND t.kind = 'card'",
+        id,
+    )?;
     let (voids, cash_voids) = sum(
         conn,
         "SELECT (SELECT count(*) FROM sale_voids WHERE shift_id = ?1),
@@ -227,6 +236,7 @@ pub(super) fn summary(conn: &Connection, id: &str) -> Result<Option<ShiftSummary
         sales,
         sales_cents,
         card_sales_cents: sales_cents - cash_sales,
+        card_refunds_cents: card_refunds,
         refunds,
         voids,
         paid_in,

@@ -25,6 +25,19 @@ pub enum PinCheck {
     LockedOut { until: String },
 }
 
+/// The outcome of a manager's approval on the spot ([`Db::check_approver`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApprovalCheck {
+    /// The PIN is right and the member is a manager.
+    Approved { manager: StaffMember },
+    /// The PIN is right, but the member may not approve (a cashier, a technician).
+    NotAManager { staff: StaffMember },
+    /// The PIN is wrong; this many more wrong PINs lock the member out.
+    Wrong { attempts_left: i64 },
+    /// Locked out until `until` (RFC 3339 UTC), now or by this very try.
+    LockedOut { until: String },
+}
+
 /// A staff row as the server sends it in the pull's `staff` section (already checked).
 /// `Debug` never shows the hash.
 #[derive(Clone, PartialEq, Eq)]
@@ -271,6 +284,27 @@ impl Db {
         Ok(outcome)
     }
 
+    /// A manager's approval on the spot, as a typed answer (the console shows each case in
+    /// its own words): checks `pin_text` for `approver_id` like [`check_pin`](Self::check_pin)
+    /// (a wrong PIN counts toward that member's lockout the same way) and then the role.
+    pub fn check_approver(
+        &mut self,
+        approver_id: &Uuid,
+        pin_text: &str,
+        policy: &LockoutPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<ApprovalCheck, StoreError> {
+        Ok(match self.check_pin(approver_id, pin_text, policy, now)? {
+            PinCheck::Accepted { staff } if staff.role.can_approve() => {
+                tracing::info!(staff_id = %staff.id, "override approved");
+                ApprovalCheck::Approved { manager: staff }
+            }
+            PinCheck::Accepted { staff } => ApprovalCheck::NotAManager { staff },
+            PinCheck::Wrong { attempts_left } => ApprovalCheck::Wrong { attempts_left },
+            PinCheck::LockedOut { until } => ApprovalCheck::LockedOut { until },
+        })
+    }
+
     /// A manager's approval on the spot: checks `pin_text` for `manager_id` like
     /// [`check_pin`](Self::check_pin) (counting wrong PINs the same way) and that the member is
     /// a manager. Returns the manager; a wrong PIN, a lockout or another role is
@@ -282,15 +316,15 @@ impl Db {
         policy: &LockoutPolicy,
         now: DateTime<Utc>,
     ) -> Result<StaffMember, StoreError> {
-        match self.check_pin(manager_id, pin_text, policy, now)? {
-            PinCheck::Accepted { staff } if staff.role.can_approve() => Ok(staff),
-            PinCheck::Accepted { .. } => Err(StoreError::Invalid(format!(
+        match self.check_approver(manager_id, pin_text, policy, now)? {
+            ApprovalCheck::Approved { manager } => Ok(manager),
+            ApprovalCheck::NotAManager { .. } => Err(StoreError::Invalid(format!(
                 "staff member {manager_id} is not a manager and cannot approve"
             ))),
-            PinCheck::Wrong { attempts_left } => Err(StoreError::Invalid(format!(
+            ApprovalCheck::Wrong { attempts_left } => Err(StoreError::Invalid(format!(
                 "wrong PIN ({attempts_left} more wrong PINs lock staff member {manager_id} out)"
             ))),
-            PinCheck::LockedOut { until } => Err(StoreError::Invalid(format!(
+            ApprovalCheck::LockedOut { until } => Err(StoreError::Invalid(format!(
                 "staff member {manager_id} is locked out until {until}"
             ))),
         }

@@ -61,6 +61,12 @@ pub enum Action {
         staff_id: Uuid,
         result: Result<StaffView, PinRefusal>,
     },
+    /// The store checked a manager's PIN for an override (the PIN never comes back); `Ok`
+    /// is the approving manager.
+    ApprovalChecked {
+        staff_id: Uuid,
+        result: Result<StaffView, PinRefusal>,
+    },
     VoidCommitted(Result<VoidSaved, String>),
     /// The till's open shift, reloaded (`None`: none open).
     ShiftLoaded(Option<ShiftView>),
@@ -110,10 +116,12 @@ pub enum Command {
     SearchProducts {
         query: String,
     },
-    /// Commit the sale: one transaction, durable when it returns.
+    /// Commit the sale: one transaction, durable when it returns. `approved_by`: the manager
+    /// who approved a discount or price override above the cashier's limit on it.
     CommitSale {
         cart: Cart,
         settlement: Settlement,
+        approved_by: Option<Uuid>,
     },
     /// Find a completed sale by its receipt number (seq, sale id or compact sale id).
     LookupReceipt {
@@ -136,6 +144,8 @@ pub enum Command {
         order: RefundOrder,
         currency: Currency,
         policy: RefundPolicy,
+        /// The manager who approved it (above the cashier's limit, or without a receipt).
+        approved_by: Option<Uuid>,
     },
     /// Post-void a sale of this till and business day (`zone`'s day): one transaction,
     /// durable when it returns.
@@ -143,6 +153,8 @@ pub enum Command {
         sale_id: Uuid,
         reason: String,
         zone: Zone,
+        /// The manager who approved the post-void.
+        approved_by: Option<Uuid>,
     },
     LoadQueue {
         filter: QueueFilterView,
@@ -169,6 +181,12 @@ pub enum Command {
         staff_id: Uuid,
         pin: Pin,
     },
+    /// Check a manager's PIN for an override on the spot (wrong PINs count toward that
+    /// member's lockout; a right PIN of someone who is not a manager is refused).
+    CheckApproval {
+        staff_id: Uuid,
+        pin: Pin,
+    },
     /// Record the sales, refunds and voids that follow against this staff member (the
     /// executor keeps it; `None`: nobody, as without staff).
     SetStaff {
@@ -181,12 +199,14 @@ pub enum Command {
         staff_id: Option<Uuid>,
         float_cents: i64,
     },
-    /// A paid-in or paid-out of the open shift, with its reason.
+    /// A paid-in or paid-out of the open shift, with its reason, or a no-sale opening.
     CashMovement {
         staff_id: Option<Uuid>,
         kind: CashKind,
         amount_cents: i64,
         reason: String,
+        /// The manager who approved it (a no-sale opening, by default).
+        approved_by: Option<Uuid>,
     },
     /// Close the open shift with the blind count; the answer brings expected and over/short.
     CloseShift {

@@ -18,11 +18,11 @@ use crate::domain::{
     Attribution, CashMovementKind, Currency, LockoutPolicy, ReceiptRef, RefundPick, RefundPolicy,
 };
 use crate::remote::RemoteClient;
+use crate::store::{ApprovalCheck, PinCheck, ShiftSummary};
 use crate::store::{
     BlindItem, ConflictRow, Db, LocalStatus, QueueFilter, QueueRow, RefundItems, RefundableSale,
     StoreError, StoreHandle,
 };
-use crate::store::{PinCheck, ShiftSummary};
 
 /// How many products a name search shows.
 const SEARCH_LIMIT: usize = 20;
@@ -174,6 +174,18 @@ pub struct Session {
     pub lockout: LockoutPolicy,
 }
 
+impl Session {
+    /// Keeps who a `SetStaff` names for the documents that follow; true when `cmd` was one
+    /// (then there is nothing to run).
+    pub fn take_staff(&mut self, cmd: &Command) -> bool {
+        let Command::SetStaff { staff_id } = cmd else {
+            return false;
+        };
+        self.who = staff_id.map(Attribution::staff).unwrap_or_default();
+        true
+    }
+}
+
 fn job(cmd: Command, session: &Session) -> Option<Job> {
     let who = session.who.clone();
     let policy = session.lockout;
@@ -208,14 +220,18 @@ fn job(cmd: Command, session: &Session) -> Option<Job> {
             order,
             currency,
             policy,
+            approved_by,
         } => Box::new(move |db: &mut Db| {
+            let who = who.approved(approved_by);
             Action::RefundCommitted(commit_refund(db, &order, currency, &policy, &who))
         }),
         Command::CommitVoid {
             sale_id,
             reason,
             zone,
+            approved_by,
         } => Box::new(move |db: &mut Db| {
+            let who = who.approved(approved_by);
             let result = db
                 .commit_void_as(
                     &ReceiptRef::SaleId(sale_id),
@@ -237,7 +253,12 @@ fn job(cmd: Command, session: &Session) -> Option<Job> {
             let products = db.search_products(&query, SEARCH_LIMIT).unwrap_or_default();
             Action::SearchResults { query, products }
         }),
-        Command::CommitSale { cart, settlement } => Box::new(move |db: &mut Db| {
+        Command::CommitSale {
+            cart,
+            settlement,
+            approved_by,
+        } => Box::new(move |db: &mut Db| {
+            let who = who.approved(approved_by);
             let result = db
                 .commit_sale_as(&cart, &settlement, &who, Utc::now())
                 .map(|r| SaleSaved {
@@ -314,13 +335,25 @@ fn job(cmd: Command, session: &Session) -> Option<Job> {
                 Ok(PinCheck::Wrong { attempts_left }) => Err(PinRefusal::Wrong {
                     left: u32::try_from(attempts_left).unwrap_or(0),
                 }),
-                Ok(PinCheck::LockedOut { until }) => match crate::timefmt::parse(&until) {
-                    Some(until) => Err(PinRefusal::Locked { until }),
-                    None => Err(PinRefusal::Failed(format!("locked out until {until}"))),
-                },
+                Ok(PinCheck::LockedOut { until }) => Err(locked(&until)),
                 Err(e) => Err(PinRefusal::Failed(e.to_string())),
             };
             Action::PinChecked { staff_id, result }
+        }),
+        Command::CheckApproval { staff_id, pin } => Box::new(move |db: &mut Db| {
+            let result = match db.check_approver(&staff_id, pin.expose(), &policy, Utc::now()) {
+                Ok(ApprovalCheck::Approved { manager }) => Ok(staff_view(db, manager)),
+                Ok(ApprovalCheck::NotAManager { staff }) => Err(PinRefusal::NotAllowed(format!(
+                    "{} is not a manager",
+                    staff.name
+                ))),
+                Ok(ApprovalCheck::Wrong { attempts_left }) => Err(PinRefusal::Wrong {
+                    left: u32::try_from(attempts_left).unwrap_or(0),
+                }),
+                Ok(ApprovalCheck::LockedOut { until }) => Err(locked(&until)),
+                Err(e) => Err(PinRefusal::Failed(e.to_string())),
+            };
+            Action::ApprovalChecked { staff_id, result }
         }),
         Command::LoadShift => Box::new(|db: &mut Db| match db.current_shift() {
             Ok(s) => Action::ShiftLoaded(s.map(|s| shift_view(db, &s))),
@@ -343,19 +376,16 @@ fn job(cmd: Command, session: &Session) -> Option<Job> {
             kind,
             amount_cents,
             reason,
+            approved_by,
         } => Box::new(move |db: &mut Db| {
             let store_kind = match kind {
                 CashKind::In => CashMovementKind::PaidIn,
                 CashKind::Out => CashMovementKind::PaidOut,
+                CashKind::NoSale => CashMovementKind::NoSale,
             };
+            let who = attribution(staff_id).approved(approved_by);
             let result = db
-                .cash_movement(
-                    store_kind,
-                    amount_cents,
-                    &reason,
-                    &attribution(staff_id),
-                    Utc::now(),
-                )
+                .cash_movement(store_kind, amount_cents, &reason, &who, Utc::now())
                 .map(|r| r.movement.amount_cents)
                 .map_err(|e| e.to_string());
             Action::CashMoved { kind, result }
@@ -381,13 +411,14 @@ fn job(cmd: Command, session: &Session) -> Option<Job> {
                     sales: s.sales,
                     cash_sales_cents: s.tally.cash_sales_cents,
                     card_sales_cents: s.card_sales_cents,
-                    cash_refunds_cents: s
-                        .tally
-                        .cash_refunds_cents
-                        .saturating_add(s.tally.cash_voids_cents),
-                    card_refunds_cents: 0,
+                    refunds: s.refunds,
+                    cash_refunds_cents: s.tally.cash_refunds_cents,
+                    card_refunds_cents: s.card_refunds_cents,
+                    voids: s.voids,
+                    cash_voids_cents: s.tally.cash_voids_cents,
                     paid_in_cents: s.tally.paid_in_cents,
                     paid_out_cents: s.tally.paid_out_cents,
+                    no_sales: s.no_sales,
                     expected_cash_cents: s.expected_cents,
                 }),
                 Ok(None) => Err("no shift is open".to_string()),
@@ -436,6 +467,14 @@ pub async fn look_up_on_server(
             .map(|found| found.map(receipt_view)),
     };
     Action::ServerSaleLooked { receipt, result }
+}
+
+/// A lockout the store reported (RFC 3339 UTC) as the console shows it.
+fn locked(until: &str) -> PinRefusal {
+    match crate::timefmt::parse(until) {
+        Some(until) => PinRefusal::Locked { until },
+        None => PinRefusal::Failed(format!("locked out until {until}")),
+    }
 }
 
 fn attribution(staff_id: Option<Uuid>) -> Attribution {
@@ -497,7 +536,12 @@ pub async fn execute_as(store: &StoreHandle, cmd: Command, session: &Session) ->
 
 /// Runs one command and waits for it (tests, benchmarks: no runtime needed).
 pub fn execute_blocking(store: &StoreHandle, cmd: Command) -> Option<Action> {
-    let job = job(cmd, &Session::default())?;
+    execute_blocking_as(store, cmd, &Session::default())
+}
+
+/// Like [`execute_blocking`], with the session's staff member and lockout policy.
+pub fn execute_blocking_as(store: &StoreHandle, cmd: Command, session: &Session) -> Option<Action> {
+    let job = job(cmd, session)?;
     Some(
         store
             .call_blocking(job)

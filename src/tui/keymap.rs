@@ -28,6 +28,8 @@ pub enum Context {
     RefundForm,
     /// A post-void's reason and confirmation.
     VoidForm,
+    /// A manager's PIN for an action above a cashier's limits.
+    Approval,
     /// The PIN login (the console is locked).
     Login,
     /// No open shift: the opening float.
@@ -57,6 +59,7 @@ impl Context {
                 | Context::RefundReceipt
                 | Context::RefundForm
                 | Context::VoidForm
+                | Context::Approval
                 | Context::Login
                 | Context::ShiftOpen
                 | Context::ShiftCash
@@ -71,6 +74,7 @@ impl Context {
                 | Context::ResolveForm
                 | Context::RefundForm
                 | Context::VoidForm
+                | Context::Approval
                 | Context::Login
                 | Context::ShiftOpen
                 | Context::ShiftMenu
@@ -131,6 +135,8 @@ pub enum KeyCmd {
     CloseShift,
     PaidIn,
     PaidOut,
+    /// Open the drawer with no sale (recorded; a manager approves by default).
+    NoSale,
     XReport,
     NextField,
     Yes,
@@ -338,6 +344,13 @@ const LOGIN: &[Binding] = &[
     quiet(ctrl(b(Char('c'), "C-c", "quit", KeyCmd::Quit))),
 ];
 
+const APPROVAL: &[Binding] = &[
+    b(Enter, "Enter", "approve", KeyCmd::Submit),
+    b(Up, "↑↓", "who approves", KeyCmd::Up),
+    quiet(b(Down, "↓", "who approves", KeyCmd::Down)),
+    b(Esc, "Esc", "cancel", KeyCmd::Cancel),
+];
+
 const SHIFT_OPEN: &[Binding] = &[
     b(Enter, "Enter", "open shift", KeyCmd::Submit),
     b(Esc, "Esc", "not now", KeyCmd::Cancel),
@@ -347,6 +360,7 @@ const SHIFT_MENU: &[Binding] = &[
     b(Char('c'), "c", "close (blind count)", KeyCmd::CloseShift),
     b(Char('i'), "i", "paid-in", KeyCmd::PaidIn),
     b(Char('o'), "o", "paid-out", KeyCmd::PaidOut),
+    b(Char('n'), "n", "no-sale", KeyCmd::NoSale),
     b(Char('x'), "x", "X report", KeyCmd::XReport),
     b(Esc, "Esc", "close menu", KeyCmd::Cancel),
 ];
@@ -399,6 +413,7 @@ pub fn bindings(ctx: Context) -> &'static [Binding] {
         Context::RefundBlind => REFUND_BLIND,
         Context::RefundForm => REFUND_FORM,
         Context::VoidForm => VOID_FORM,
+        Context::Approval => APPROVAL,
         Context::Login => LOGIN,
         Context::ShiftOpen => SHIFT_OPEN,
         Context::ShiftMenu => SHIFT_MENU,
@@ -551,6 +566,7 @@ mod tests {
             Context::RefundBlind,
             Context::RefundForm,
             Context::VoidForm,
+            Context::Approval,
             Context::Login,
             Context::ShiftOpen,
             Context::ShiftMenu,

@@ -14,6 +14,7 @@ use super::action::Command;
 use super::keymap::KeyCmd;
 use super::model::{Pin, PinRefusal, ShiftView, StaffView};
 use super::state::{FlashLevel, State};
+use crate::domain::{Role, RoleLimits};
 use crate::timefmt::Zone;
 
 /// The longest PIN the field takes; the store decides what a valid PIN is.
@@ -104,6 +105,8 @@ pub struct StaffGate {
     pub last_activity: DateTime<Utc>,
     /// The till's open shift (the store's record).
     pub shift: Option<ShiftView>,
+    /// A cashier's limits (`[staff]`): beyond them a manager approves on the spot.
+    pub limits: RoleLimits,
 }
 
 impl StaffGate {
@@ -115,6 +118,7 @@ impl StaffGate {
             idle_lock_s,
             last_activity: now,
             shift: None,
+            limits: RoleLimits::default(),
         }
     }
 
@@ -124,6 +128,14 @@ impl StaffGate {
 
     pub fn selected(&self) -> Option<&StaffView> {
         self.staff.get(self.login.selected)
+    }
+
+    /// The role of whoever is logged in (`None` while locked). A role the till does not
+    /// know is held to a cashier's limits.
+    pub fn role(&self) -> Option<Role> {
+        self.current
+            .as_ref()
+            .map(|s| Role::parse(&s.role).unwrap_or(Role::Cashier))
     }
 
     /// The idle lock is armed: the clock alone can change the screen.

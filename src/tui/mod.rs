@@ -7,6 +7,7 @@
 //! store worker and draws only when something changed.
 
 pub mod action;
+pub mod approval;
 pub mod conflicts;
 pub mod exec;
 pub mod heartbeat;

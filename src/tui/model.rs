@@ -272,11 +272,12 @@ pub struct ShiftView {
     pub float_cents: i64,
 }
 
-/// Paid-in or paid-out.
+/// Paid-in, paid-out, or the drawer opened with no sale (no money moves).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CashKind {
     In,
     Out,
+    NoSale,
 }
 
 impl CashKind {
@@ -284,6 +285,7 @@ impl CashKind {
         match self {
             CashKind::In => "paid-in",
             CashKind::Out => "paid-out",
+            CashKind::NoSale => "no-sale",
         }
     }
 }
@@ -295,11 +297,18 @@ pub struct ShiftTotalsView {
     pub sales: i64,
     pub cash_sales_cents: i64,
     pub card_sales_cents: i64,
+    /// Refunds of the shift (any tender) and what they paid back in cash and to cards.
+    pub refunds: i64,
     pub cash_refunds_cents: i64,
     pub card_refunds_cents: i64,
+    /// Post-voids of the shift and the cash they gave back.
+    pub voids: i64,
+    pub cash_voids_cents: i64,
     pub paid_in_cents: i64,
     pub paid_out_cents: i64,
-    /// float + cash sales − cash refunds + paid-in − paid-out.
+    /// Drawer openings without a sale.
+    pub no_sales: i64,
+    /// float + cash sales − cash refunds − cash voids + paid-in − paid-out.
     pub expected_cash_cents: i64,
 }
 

@@ -106,10 +106,7 @@ async fn executor(
         ..exec::Session::default()
     };
     while let Some(cmd) = commands.recv().await {
-        if let Command::SetStaff { staff_id } = cmd {
-            session.who = staff_id
-                .map(crate::domain::Attribution::staff)
-                .unwrap_or_default();
+        if session.take_staff(&cmd) {
             continue;
         }
         if let Some(a) = exec::execute_as(&store, cmd, &session).await {
@@ -195,7 +192,11 @@ async fn store_changed(rx: &mut Option<broadcast::Receiver<StoreEvent>>) -> Opti
     }
 }
 
-async fn staff_gate(store: &StoreHandle, idle_lock_s: u64) -> Result<Option<StaffGate>> {
+async fn staff_gate(
+    store: &StoreHandle,
+    idle_lock_s: u64,
+    limits: crate::domain::RoleLimits,
+) -> Result<Option<StaffGate>> {
     let read =
         move |db: &mut crate::store::Db| -> Result<Option<StaffGate>, crate::store::StoreError> {
             if !db.has_staff()? {
@@ -205,6 +206,7 @@ async fn staff_gate(store: &StoreHandle, idle_lock_s: u64) -> Result<Option<Staf
             let shift = db.current_shift()?.map(|s| exec::shift_view(db, &s));
             let mut gate = StaffGate::new(staff, idle_lock_s, Utc::now());
             gate.shift = shift;
+            gate.limits = limits;
             Ok(Some(gate))
         };
     store
@@ -231,7 +233,7 @@ async fn event_loop(
     st.server_lookup = remote.is_some();
     // With staff the console opens locked: read them (and the open shift) before the first
     // draw, so that nothing of the till shows before a PIN.
-    st.staff = staff_gate(&store, idle_lock_s).await?;
+    st.staff = staff_gate(&store, idle_lock_s, config.staff.limits()).await?;
     st.heartbeat.sync = SyncView::from(&*status.borrow_and_update());
     let mut sync = Some(status);
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();

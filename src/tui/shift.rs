@@ -14,7 +14,7 @@ use super::keymap::KeyCmd;
 use super::model::{CashKind, ShiftClosedView, ShiftTotalsView, ShiftView};
 use super::sales::type_into;
 use super::state::{FlashLevel, Popup, State};
-use crate::domain::Currency;
+use crate::domain::{Currency, Guarded};
 
 /// Notes and coins counted in the blind count's denomination list, largest first (minor
 /// units; the euro's and most two-decimal currencies' set).
@@ -111,7 +111,8 @@ pub fn open_shift(st: &State) -> Option<&ShiftView> {
     st.staff.as_ref().and_then(|g| g.shift.as_ref())
 }
 
-fn staff_id(st: &State) -> Option<uuid::Uuid> {
+/// Who is logged in (`None` without staff).
+pub(super) fn staff_id(st: &State) -> Option<uuid::Uuid> {
     st.staff
         .as_ref()
         .and_then(|g| g.current.as_ref().map(|s| s.id))
@@ -165,6 +166,12 @@ pub fn on_key(st: &mut State, cmd: Option<KeyCmd>, key: &KeyEvent) -> Vec<Comman
                 Some(KeyCmd::CloseShift) => Some(ShiftForm::Count(DrawerCount::default())),
                 Some(KeyCmd::PaidIn) => Some(cash_form(CashKind::In)),
                 Some(KeyCmd::PaidOut) => Some(cash_form(CashKind::Out)),
+                Some(KeyCmd::NoSale) => {
+                    st.popup = None;
+                    let pending = super::approval::Pending::NoSale;
+                    let what = "opening the drawer with no sale".to_string();
+                    return super::approval::guard(st, Guarded::NoSale, what, pending);
+                }
                 Some(KeyCmd::XReport) => {
                     st.popup = Some(Popup::Shift(ShiftForm::Report(None)));
                     return vec![Command::LoadShiftTotals];
@@ -311,6 +318,7 @@ fn submit_cash(st: &mut State, kind: CashKind, amount: &InputEq, reason: &InputE
         kind,
         amount_cents,
         reason,
+        approved_by: None,
     }]
 }
 
@@ -350,6 +358,9 @@ pub fn on_opened(st: &mut State, result: Result<ShiftView, String>) {
 /// The store's answer to a paid-in or paid-out.
 pub fn on_cash(st: &mut State, kind: CashKind, result: Result<i64, String>) {
     match result {
+        Ok(_) if kind == CashKind::NoSale => {
+            st.flash(FlashLevel::Success, "no-sale recorded");
+        }
         Ok(amount) => {
             let text = format!("{} {} recorded", kind.label(), st.currency().format(amount));
             st.flash(FlashLevel::Success, text);

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::approval::ApprovalForm;
 use super::conflicts::{ConflictsState, ResolveForm};
 use super::heartbeat::HeartbeatState;
 use super::keymap::Context;
@@ -70,6 +71,8 @@ pub enum Popup {
     Void(VoidForm),
     /// Open, close (blind count), paid-in/out, X report.
     Shift(ShiftForm),
+    /// A manager's PIN for an action above a cashier's limits.
+    Approval(ApprovalForm),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,6 +194,7 @@ impl State {
             Some(Popup::Resolve(_)) => Context::ResolveForm,
             Some(Popup::Refund(_)) => Context::RefundForm,
             Some(Popup::Void(_)) => Context::VoidForm,
+            Some(Popup::Approval(_)) => Context::Approval,
             Some(Popup::Shift(f)) => match f {
                 ShiftForm::Open { .. } => Context::ShiftOpen,
                 ShiftForm::Menu => Context::ShiftMenu,

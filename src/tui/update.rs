@@ -11,7 +11,7 @@ use super::keymap::{self, Context, KeyCmd};
 use super::layout;
 use super::model::ReceiptPurpose;
 use super::state::{Confirm, Focus, Popup, State};
-use super::{conflicts, login, notice, queue, refund, sales, shift, void};
+use super::{approval, conflicts, login, notice, queue, refund, sales, shift, void};
 
 /// The commands to send when the console starts: everything shown is loaded once.
 pub fn init(st: &mut State) -> Vec<Command> {
@@ -105,6 +105,7 @@ pub fn update(st: &mut State, action: Action) -> Vec<Command> {
                 None => Vec::new(),
             }
         }
+        Action::ApprovalChecked { staff_id, result } => approval::on_checked(st, staff_id, result),
         Action::VoidCommitted(result) => void::on_committed(st, result),
         Action::QueueLoaded {
             filter,
@@ -222,6 +223,7 @@ fn on_key(st: &mut State, key: KeyEvent) -> Vec<Command> {
         Context::ResolveForm => conflicts::on_form_key(st, cmd, &key),
         Context::RefundForm => refund::form::on_form_key(st, cmd, &key),
         Context::VoidForm => void::on_form_key(st, cmd, &key),
+        Context::Approval => approval::on_key(st, cmd, &key),
         Context::RefundReceipt | Context::RefundLines | Context::RefundBlind => {
             refund::on_key(st, cmd, &key)
         }
@@ -311,6 +313,7 @@ fn on_confirm(st: &mut State, cmd: Option<KeyCmd>) -> Vec<Command> {
                     if st.sales.mode != sales::SalesMode::Committing {
                         st.sales.cart.clear();
                         st.sales.selected = None;
+                        st.sales.approved_by = None;
                         st.flash(super::state::FlashLevel::Info, "sale voided, nothing saved");
                     }
                     Vec::new()

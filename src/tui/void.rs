@@ -9,10 +9,11 @@
 use tui_input::Input;
 
 use super::action::Command;
+use super::approval::Pending;
 use super::keymap::KeyCmd;
 use super::model::{ReceiptPurpose, ReceiptView, VoidSaved};
 use super::state::{FlashLevel, Popup, State};
-use crate::domain::{OpKind, ReceiptRef};
+use crate::domain::{Guarded, OpKind, ReceiptRef};
 
 /// The confirmation popup of a post-void.
 #[derive(Debug, Clone)]
@@ -124,13 +125,14 @@ pub fn on_form_key(
                 return Vec::new();
             }
             let sale_id = form.receipt.sale_id;
+            let what = format!("the post-void of sale {}", form.receipt.label());
             st.popup = None;
-            st.flash(FlashLevel::Info, "voiding the sale…");
-            vec![Command::CommitVoid {
+            let pending = Pending::Void {
                 sale_id,
                 reason,
                 zone: st.settings.zone,
-            }]
+            };
+            super::approval::guard(st, Guarded::PostVoid, what, pending)
         }
         _ => {
             super::refund::form::type_reason(&mut form.reason, key);

@@ -276,7 +276,9 @@ impl FakeStore {
                     .cloned()
                     .collect(),
             },
-            Command::CommitSale { cart, settlement } => {
+            Command::CommitSale {
+                cart, settlement, ..
+            } => {
                 let total = cart.totals().ok()?.total_cents;
                 let seq = self.push_op(OpKind::Sale, OpState::Pending, Some(total));
                 let sale_id =
@@ -393,6 +395,20 @@ impl FakeStore {
                 let result = self.check_pin(staff_id, pin.expose());
                 Action::PinChecked { staff_id, result }
             }
+            Command::CheckApproval { staff_id, pin } => {
+                let staff_id = *staff_id;
+                let result = self.check_pin(staff_id, pin.expose()).and_then(|s| {
+                    if s.is_manager() {
+                        Ok(s)
+                    } else {
+                        Err(PinRefusal::NotAllowed(format!(
+                            "{} is not a manager",
+                            s.name
+                        )))
+                    }
+                });
+                Action::ApprovalChecked { staff_id, result }
+            }
             Command::LoadShift => Action::ShiftLoaded(self.shift.clone()),
             Command::OpenShift {
                 staff_id,
@@ -434,6 +450,7 @@ impl FakeStore {
                         self.paid_in += amount_cents;
                         Ok(*amount_cents)
                     }
+                    (Some(_), CashKind::NoSale) => Ok(0),
                 };
                 Action::CashMoved {
                     kind: *kind,

@@ -4,10 +4,11 @@
 use tui_input::backend::crossterm::EventHandler;
 use tui_input::Input;
 
-use super::RefundState;
+use super::{paid_back, RefundState};
 use crate::domain::refund::MAX_REASON_CHARS;
-use crate::domain::TenderKind;
+use crate::domain::{Guarded, TenderKind};
 use crate::tui::action::Command;
+use crate::tui::approval::Pending;
 use crate::tui::keymap::KeyCmd;
 use crate::tui::model::{RefundOrder, RefundOrderLine};
 use crate::tui::state::{FlashLevel, Popup, State};
@@ -106,19 +107,34 @@ fn submit(st: &mut State) -> Vec<Command> {
         return Vec::new();
     }
     let tender = form.tender;
-    let Some(r) = &mut st.refund else {
-        st.popup = None;
+    st.popup = None;
+    let Some(r) = &st.refund else {
         return Vec::new();
     };
     let order = order(r, tender, reason);
-    r.committing = true;
-    st.popup = None;
-    st.flash(FlashLevel::Info, "saving the refund…");
     let currency = st.currency();
     let policy = st.refund_policy;
-    vec![Command::CommitRefund {
+    // What the manager would approve: a refund without a receipt, or one above the limit.
+    let (guarded, what) = if order.sale_id.is_none() {
+        (
+            Guarded::BlindRefund,
+            "a refund without a receipt".to_string(),
+        )
+    } else {
+        let amount_cents = paid_back(r, tender, policy.cash_rounding).unwrap_or(0);
+        (
+            Guarded::Refund { amount_cents },
+            format!(
+                "a refund of {} {}",
+                currency.format(amount_cents),
+                super::tender_phrase(tender)
+            ),
+        )
+    };
+    let pending = Pending::Refund {
         order,
         currency,
         policy,
-    }]
+    };
+    crate::tui::approval::guard(st, guarded, what, pending)
 }

@@ -82,6 +82,10 @@ pub(super) fn entry_key(
                 if let Ok(line) = s.cart.remove(i) {
                     let n = s.cart.lines().len();
                     s.selected = if n == 0 { None } else { Some(i.min(n - 1)) };
+                    if n == 0 {
+                        // An approval was for this sale's lines, not the next sale's.
+                        s.approved_by = None;
+                    }
                     st.flash(
                         FlashLevel::Info,
                         format!("voided {} × {}", line.qty, line.name),

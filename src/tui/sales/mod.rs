@@ -4,8 +4,11 @@
 //! answer comes back, so a scanner's digits-and-Enter bursts just queue lookups in order.
 //! "saved #seq" is shown only when the store has returned the commit result.
 
+use std::collections::BTreeMap;
+
 use tui_input::backend::crossterm::EventHandler;
 use tui_input::Input;
+use uuid::Uuid;
 
 mod entry;
 mod pay;
@@ -17,6 +20,7 @@ use super::state::{FlashLevel, State};
 use crate::domain::{Cart, Currency, Product};
 use entry::{entry_key, search_key};
 use pay::amount_key;
+pub(super) use pay::apply_line_edit;
 
 /// Which amount the field is asking for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +67,12 @@ pub struct SalesState {
     pub last_saved: Option<SaleSaved>,
     /// The refund just committed, until the next sale starts.
     pub last_refund: Option<RefundSaved>,
+    /// The manager who approved a discount or price override above the cashier's limit in
+    /// this sale (recorded on it as `approved_by`).
+    pub approved_by: Option<Uuid>,
+    /// The catalog's unit price of each SKU rung up: a line's discount is measured against
+    /// it, however many overrides and discounts came between.
+    pub catalog_prices: BTreeMap<String, i64>,
 }
 
 impl SalesState {
@@ -76,6 +86,8 @@ impl SalesState {
             lookups_in_flight: 0,
             last_saved: None,
             last_refund: None,
+            approved_by: None,
+            catalog_prices: BTreeMap::new(),
         }
     }
 
@@ -123,6 +135,9 @@ pub(super) fn type_into(input: &mut Input, key: &crossterm::event::KeyEvent) -> 
 }
 
 pub(super) fn add_product(st: &mut State, product: &Product, qty: i64) {
+    st.sales
+        .catalog_prices
+        .insert(product.sku.clone(), product.price_cents);
     match st.sales.cart.add(product, qty) {
         Ok(i) => {
             st.sales.selected = Some(i);
@@ -169,6 +184,7 @@ pub fn on_committed(st: &mut State, result: Result<SaleSaved, String>) -> Vec<Co
             st.sales.cart.clear();
             st.sales.selected = None;
             st.sales.pending_qty = None;
+            st.sales.approved_by = None;
             st.sales.last_saved = Some(saved);
             vec![Command::LoadStatus]
         }

@@ -3,8 +3,11 @@
 use super::{type_into, AmountKind, SalesMode};
 use crate::domain::money::div_round_half_away;
 use crate::domain::tender::settle;
-use crate::domain::{Cart, Currency, Payment};
+use uuid::Uuid;
+
+use crate::domain::{Cart, Currency, Guarded, Payment};
 use crate::tui::action::Command;
+use crate::tui::approval::{self, percent, Pending};
 use crate::tui::keymap::KeyCmd;
 use crate::tui::state::{FlashLevel, State};
 
@@ -64,22 +67,85 @@ fn submit_amount(st: &mut State, kind: AmountKind) -> Vec<Command> {
         st.sales.mode = SalesMode::Entry;
         return Vec::new();
     };
-    let result = if kind == AmountKind::Discount {
+    let cents = if kind == AmountKind::Discount {
         discount_amount(&st.sales.cart, i, &text, currency)
-            .and_then(|d| st.sales.cart.set_discount(i, d))
     } else {
-        currency
-            .parse(&text)
-            .and_then(|p| st.sales.cart.override_price(i, p))
+        currency.parse(&text)
     };
-    match result {
+    // Tried on a copy first: a bad amount is refused before anyone is asked to approve it.
+    let mut trial = st.sales.cart.clone();
+    let tried = cents.and_then(|c| edit_line(&mut trial, i, kind, c).map(|()| c));
+    let (cents, line) = match (tried, trial.lines().get(i)) {
+        (Ok(c), Some(line)) => (c, line.clone()),
+        (Err(e), _) => {
+            st.flash(FlashLevel::Error, e.to_string());
+            return Vec::new();
+        }
+        (Ok(_), None) => return Vec::new(),
+    };
+    let list_price = st
+        .sales
+        .catalog_prices
+        .get(&line.sku)
+        .copied()
+        .unwrap_or(line.unit_price_cents);
+    let list = list_price.saturating_mul(line.qty);
+    let charged = line
+        .gross_before_discount()
+        .unwrap_or(list)
+        .saturating_sub(line.discount_cents);
+    let guarded = Guarded::line_discount(list, charged);
+    let share = match guarded {
+        Guarded::Discount { basis_points } => percent(basis_points),
+        _ => String::new(),
+    };
+    let what = match kind {
+        AmountKind::UnitPrice => format!(
+            "a price of {} for {} ({share} off)",
+            currency.format(cents),
+            line.name
+        ),
+        _ => format!("a discount of {share} on {}", line.name),
+    };
+    let pending = Pending::LineEdit {
+        line: i,
+        kind,
+        cents,
+    };
+    approval::guard(st, guarded, what, pending)
+}
+
+fn edit_line(
+    cart: &mut Cart,
+    i: usize,
+    kind: AmountKind,
+    cents: i64,
+) -> Result<(), crate::domain::DomainError> {
+    match kind {
+        AmountKind::Discount => cart.set_discount(i, cents),
+        _ => cart.override_price(i, cents),
+    }
+}
+
+/// Sets the new price or discount of line `i` (checked, approved if it had to be) and goes
+/// back to entering codes; the approver, if any, is recorded on the sale.
+pub(crate) fn apply_line_edit(
+    st: &mut State,
+    i: usize,
+    kind: AmountKind,
+    cents: i64,
+    approved_by: Option<Uuid>,
+) {
+    match edit_line(&mut st.sales.cart, i, kind, cents) {
         Ok(()) => {
             st.sales.mode = SalesMode::Entry;
             st.sales.reset_field();
+            if approved_by.is_some() {
+                st.sales.approved_by = approved_by;
+            }
         }
         Err(e) => st.flash(FlashLevel::Error, e.to_string()),
     }
-    Vec::new()
 }
 
 /// `1.50` is an amount off the line, `10%` a share of the line before discount.
@@ -133,6 +199,7 @@ pub(super) fn start_commit(st: &mut State, payment: Payment) -> Vec<Command> {
             vec![Command::CommitSale {
                 cart: st.sales.cart.clone(),
                 settlement,
+                approved_by: st.sales.approved_by,
             }]
         }
         Err(e) => {

@@ -9,6 +9,7 @@ use ratatui::Frame;
 use super::popup::{centered, frame_block};
 use super::theme::Theme;
 use crate::tui::login::{clock, StaffGate};
+use crate::tui::model::StaffView;
 use crate::tui::state::State;
 
 /// Names longer than this are cut on the login list and in the header.
@@ -23,30 +24,34 @@ pub fn short_name(name: &str) -> String {
     }
 }
 
+/// One person to choose (the login, who approves an override): name, role, any lockout.
+pub(super) fn staff_row(st: &State, s: &StaffView, selected: bool, theme: Theme) -> Line<'static> {
+    let mark = if selected { "▶" } else { " " };
+    let lock = match s.locked_until {
+        Some(u) if u > st.now => format!("locked until {}", clock(st.settings.zone, u)),
+        _ => String::new(),
+    };
+    let text = format!(
+        "{mark} {:<w$} {:<10} {lock}",
+        short_name(&s.name),
+        s.role,
+        w = NAME_MAX
+    );
+    let style = if selected {
+        theme.selected()
+    } else {
+        ratatui::style::Style::default()
+    };
+    Line::from(Span::styled(text, style))
+}
+
 pub fn draw(frame: &mut Frame, body: Rect, st: &State, gate: &StaffGate, theme: Theme) {
-    let zone = st.settings.zone;
     // The list shows at most this many people around the selected one.
     let room = usize::from(body.height.saturating_sub(8)).max(1);
     let first = gate.login.selected.saturating_sub(room.saturating_sub(1));
     let mut lines = vec![Line::raw("")];
     for (i, s) in gate.staff.iter().enumerate().skip(first).take(room) {
-        let mark = if i == gate.login.selected { "▶" } else { " " };
-        let lock = match s.locked_until {
-            Some(u) if u > st.now => format!("locked until {}", clock(zone, u)),
-            _ => String::new(),
-        };
-        let text = format!(
-            "{mark} {:<w$} {:<10} {lock}",
-            short_name(&s.name),
-            s.role,
-            w = NAME_MAX
-        );
-        let style = if i == gate.login.selected {
-            theme.selected()
-        } else {
-            ratatui::style::Style::default()
-        };
-        lines.push(Line::from(Span::styled(text, style)));
+        lines.push(staff_row(st, s, i == gate.login.selected, theme));
     }
     lines.push(Line::raw(""));
     lines.push(Line::from(vec![

@@ -2,6 +2,7 @@
 //!
 //! Renderers only read the state; everything they show is already in memory.
 
+mod approval;
 mod bars;
 mod conflicts;
 mod forms;

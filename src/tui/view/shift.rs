@@ -61,6 +61,7 @@ pub fn draw(frame: &mut Frame, area: Rect, st: &State, form: &ShiftForm, theme: 
                 ("c", "close the shift (blind count)"),
                 ("i", "paid-in"),
                 ("o", "paid-out"),
+                ("n", "no-sale (drawer opened, no sale)"),
                 ("x", "X report (totals so far)"),
             ] {
                 lines.push(Line::from(vec![
@@ -219,10 +220,16 @@ fn report_box(frame: &mut Frame, area: Rect, c: Currency, t: &ShiftTotalsView, t
             row(&format!("Sales ({})", t.sales), String::new()),
             row("  cash", c.format(t.cash_sales_cents)),
             row("  card", c.format(t.card_sales_cents)),
-            row("Refunds cash", c.format(t.cash_refunds_cents)),
-            row("Refunds card", c.format(t.card_refunds_cents)),
+            row(&format!("Refunds ({})", t.refunds), String::new()),
+            row("  cash", c.format(t.cash_refunds_cents)),
+            row("  card", c.format(t.card_refunds_cents)),
+            row(
+                &format!("Voids ({}), cash back", t.voids),
+                c.format(t.cash_voids_cents),
+            ),
             row("Paid-in", c.format(t.paid_in_cents)),
             row("Paid-out", c.format(t.paid_out_cents)),
+            row("No-sale openings", t.no_sales.to_string()),
             row(
                 "Expected cash in the drawer",
                 c.format(t.expected_cash_cents),
