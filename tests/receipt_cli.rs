@@ -33,24 +33,9 @@ fn run(till: &Till, cfg: &Path, args: &[&str]) -> std::process::Output {
 
 /// `kassa ARGS` with `input` on standard input (a PIN).
 fn run_in(till: &Till, cfg: &Path, args: &[&str], input: &str) -> std::process::Output {
-    use std::io::Write;
-    let mut child = till
-        .cmd()
-        .arg("--config")
-        .arg(cfg)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    let mut c = till.cmd();
+    c.arg("--config").arg(cfg).args(args);
+    support::with_stdin(c, input)
 }
 
 fn stderr(o: &std::process::Output) -> String {

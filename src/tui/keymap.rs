@@ -40,6 +40,8 @@ pub enum Context {
     ShiftCount,
     /// The close's result or the X report.
     ShiftResult,
+    /// A receipt on screen.
+    Receipt,
     Confirm,
     Help,
 }
@@ -77,6 +79,7 @@ impl Context {
                 | Context::ShiftCash
                 | Context::ShiftCount
                 | Context::ShiftResult
+                | Context::Receipt
                 | Context::Confirm
                 | Context::Help
         )
@@ -132,6 +135,14 @@ pub enum KeyCmd {
     PaidIn,
     PaidOut,
     XReport,
+    /// Print the receipt on screen (a reprint is a copy).
+    Print,
+    /// The last receipt of this console, on screen again.
+    LastReceipt,
+    /// The receipt of the selected sale, refund or void.
+    ShowReceipt,
+    /// Every receipt whose print failed to the printer again.
+    RetryPrints,
     NextField,
     Yes,
     No,
@@ -202,6 +213,12 @@ const GLOBAL: &[Binding] = &[
     quiet(b(F(2), "F2", "queue", KeyCmd::FocusQueue)),
     quiet(b(F(3), "F3", "conflicts", KeyCmd::FocusConflicts)),
     quiet(b(F(9), "F9", "sync now", KeyCmd::SyncNow)),
+    quiet(ctrl(b(
+        Char('p'),
+        "C-p",
+        "print failed receipts again",
+        KeyCmd::RetryPrints,
+    ))),
     staff_only(b(F(12), "F12", "lock", KeyCmd::Lock)),
     when_empty(b(Char('?'), "?", "help", KeyCmd::Help)),
     when_empty(b(Char('q'), "q", "quit", KeyCmd::Quit)),
@@ -224,6 +241,12 @@ const SALES_ENTRY: &[Binding] = &[
     quiet(b(F(7), "F7", "price override", KeyCmd::PriceOverride)),
     quiet(b(F(8), "F8", "discount", KeyCmd::Discount)),
     quiet(b(F(4), "F4", "void sale", KeyCmd::VoidSale)),
+    quiet(ctrl(b(
+        Char('r'),
+        "C-r",
+        "last receipt",
+        KeyCmd::LastReceipt,
+    ))),
     quiet(b(Esc, "Esc", "clear", KeyCmd::Cancel)),
 ];
 
@@ -250,6 +273,7 @@ const QUEUE: &[Binding] = &[
     b(Char('r'), "r", "retry", KeyCmd::Retry),
     b(Char('f'), "f", "filter", KeyCmd::Filter),
     b(Char('v'), "v", "void", KeyCmd::VoidCompleted),
+    quiet(b(Char('p'), "p", "receipt", KeyCmd::ShowReceipt)),
 ];
 
 const CONFLICTS: &[Binding] = &[
@@ -277,6 +301,7 @@ const OP_DETAIL: &[Binding] = &[
     quiet(b(Down, "↓", "scroll", KeyCmd::Down)),
     b(Char('r'), "r", "retry", KeyCmd::Retry),
     b(Char('v'), "v", "void", KeyCmd::VoidCompleted),
+    b(Char('p'), "p", "receipt", KeyCmd::ShowReceipt),
 ];
 
 const RESOLVE_FORM: &[Binding] = &[
@@ -370,6 +395,15 @@ const SHIFT_RESULT: &[Binding] = &[
     quiet(b(Enter, "Enter", "close", KeyCmd::Cancel)),
 ];
 
+const RECEIPT: &[Binding] = &[
+    b(Char('p'), "p", "print", KeyCmd::Print),
+    b(Up, "↑↓", "scroll", KeyCmd::Up),
+    quiet(b(Down, "↓", "scroll", KeyCmd::Down)),
+    quiet(b(PageUp, "PgUp", "page up", KeyCmd::PageUp)),
+    quiet(b(PageDown, "PgDn", "page down", KeyCmd::PageDown)),
+    b(Esc, "Esc", "close", KeyCmd::Cancel),
+];
+
 const CONFIRM: &[Binding] = &[
     b(Char('y'), "y", "yes", KeyCmd::Yes),
     quiet(b(Enter, "Enter", "yes", KeyCmd::Yes)),
@@ -405,6 +439,7 @@ pub fn bindings(ctx: Context) -> &'static [Binding] {
         Context::ShiftCash => SHIFT_CASH,
         Context::ShiftCount => SHIFT_COUNT,
         Context::ShiftResult => SHIFT_RESULT,
+        Context::Receipt => RECEIPT,
         Context::Confirm => CONFIRM,
         Context::Help => HELP,
     }
@@ -557,6 +592,7 @@ mod tests {
             Context::ShiftCash,
             Context::ShiftCount,
             Context::ShiftResult,
+            Context::Receipt,
             Context::Confirm,
             Context::Help,
         ] {

@@ -70,6 +70,8 @@ pub enum Popup {
     Void(VoidForm),
     /// Open, close (blind count), paid-in/out, X report.
     Shift(ShiftForm),
+    /// A receipt on screen, with the key to print it.
+    Receipt(super::receipt::ReceiptPopup),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +127,8 @@ pub struct State {
     pub queue: QueueState,
     pub conflicts: ConflictsState,
     pub heartbeat: HeartbeatState,
+    /// The printer as the console knows it, and what became of its prints.
+    pub receipts: super::receipt::ReceiptsState,
     /// The store has staff: who is logged in, the login screen, the idle lock. `None`: the
     /// console works without login, as it always did.
     pub staff: Option<StaffGate>,
@@ -157,6 +161,7 @@ impl State {
             queue: QueueState::default(),
             conflicts: ConflictsState::default(),
             heartbeat: HeartbeatState::default(),
+            receipts: Default::default(),
             staff: None,
             now,
             width,
@@ -191,6 +196,7 @@ impl State {
             Some(Popup::Resolve(_)) => Context::ResolveForm,
             Some(Popup::Refund(_)) => Context::RefundForm,
             Some(Popup::Void(_)) => Context::VoidForm,
+            Some(Popup::Receipt(_)) => Context::Receipt,
             Some(Popup::Shift(f)) => match f {
                 ShiftForm::Open { .. } => Context::ShiftOpen,
                 ShiftForm::Menu => Context::ShiftMenu,
