@@ -161,11 +161,21 @@ impl Db {
         }))
     }
 
-    /// Keeps the server's store record (a pull's `store` section), replacing the last one.
-    pub fn set_store_record(&self, record: &StoreRecord) -> Result<(), StoreError> {
-        for (key, value) in StoreRecord::KEYS.iter().zip(record.fields()) {
-            self.meta_set(key, value)?;
+    /// Keeps the server's store record (a pull's `store` section), replacing the last one;
+    /// one transaction, and nothing written when it did not change (every pull brings it).
+    pub fn set_store_record(&mut self, record: &StoreRecord) -> Result<(), StoreError> {
+        if self.store_record()?.as_ref() == Some(record) {
+            return Ok(());
         }
+        let tx = self.conn.transaction()?;
+        for (key, value) in StoreRecord::KEYS.iter().zip(record.fields()) {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
