@@ -299,6 +299,28 @@ fn a_refusing_printer_never_fails_the_sale_the_failure_shows_and_a_retry_prints_
 }
 
 #[test]
+fn with_print_after_sale_off_a_sale_prints_nothing_until_asked() {
+    let till = Till::new();
+    let (addr, printed) = test_printer();
+    let cfg = config(
+        &till,
+        &format!("{}print_after_sale = false\n", tcp(&addr, false)),
+    );
+    let out = run(&till, &cfg, &["sell", "1001", "--pay", "card"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    // Asked for: the first print of it, the original (not a copy).
+    let o = run(&till, &cfg, &["receipt", "1", "--print"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = printed
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("printed on demand");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("RECEIPT"));
+    assert!(!text.contains("COPY"), "{text}");
+}
+
+#[test]
 fn bad_input_is_one_line_and_exit_2() {
     let till = Till::new();
     let cfg = config(&till, "");

@@ -25,7 +25,8 @@ pub struct ReceiptArgs {
     /// Mark the receipt as a copy.
     #[arg(long)]
     pub copy: bool,
-    /// Print it on the configured printer (a copy, unless its last print had failed).
+    /// Print it on the configured printer (a copy, unless its last print had failed or sales
+    /// do not print on their own).
     #[arg(long, conflicts_with = "out")]
     pub print: bool,
     /// Write its ESC/POS bytes to FILE instead of showing it.
@@ -80,8 +81,10 @@ pub fn run(ctx: &Context, args: ReceiptArgs) -> CliResult {
     };
     let seq = src.seq;
     let failed_before = failures.iter().any(|f| f.seq == seq);
-    // Printing again what did print is a copy; retrying a failed print is the original.
-    let copy = args.copy || (args.print && !failed_before);
+    // Printing again what did print is a copy; retrying a failed print is the original, and
+    // so is the first print when sales do not print on their own (`print_after_sale` off).
+    let printed_before = ctx.config.printer.print_after_sale && !failed_before;
+    let copy = args.copy || (args.print && printed_before);
     let setup = ReceiptSetup::from_config(&ctx.config);
     let receipt = setup.receipt(&src, copy);
     if let Some((path, mut file)) = out_file {
@@ -151,8 +154,8 @@ fn check_printer_path(target: Option<&printer::Target>) -> Result<(), CliError> 
 }
 
 /// After `kassa sell` saved sale `seq`: prints its receipt when a printer is configured (and
-/// `printer.print_after_sale`). The
-/// sale is already durable; a failed print is recorded (and told on stderr), never an error.
+/// `printer.print_after_sale`). The sale is already durable; a failed print is recorded (and
+/// told on stderr), never an error.
 pub fn print_after_sale(ctx: &Context, store: &StoreHandle, seq: i64) {
     if !ctx.config.printer.print_after_sale {
         return;
