@@ -212,8 +212,17 @@ fn a_receipt_arriving_after_the_cashier_moved_on_does_not_cover_what_they_opened
     let answer = store.answer(&load).expect("answer");
     store.drive(&mut st, answer);
     assert_eq!(st.popup, Some(Popup::Help));
-    // On demand it shows.
+    // Nor does it cover refund mode, opened (F10) before it arrived.
     store.drive(&mut st, key(KeyCode::Esc));
+    store.drive(&mut st, key(KeyCode::F(10)));
+    assert!(st.refund.is_some());
+    // (The same sale's receipt once more, as if it arrived only now.)
+    let _ = kassa::tui::receipt::after_sale(&mut st, Some(1));
+    let answer = store.answer(&load).expect("answer");
+    store.drive(&mut st, answer);
+    assert!(st.popup.is_none(), "{:?}", st.popup);
+    store.drive(&mut st, key(KeyCode::Esc));
+    // On demand it shows.
     store.drive(&mut st, ctrl('r'));
     assert!(matches!(st.popup, Some(Popup::Receipt(_))));
 }

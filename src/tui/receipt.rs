@@ -9,7 +9,8 @@
 
 use super::action::Command;
 use super::keymap::KeyCmd;
-use super::state::{FlashLevel, Popup, State};
+use super::sales::SalesMode;
+use super::state::{FlashLevel, Focus, Popup, State};
 use crate::domain::{OpKind, ReceiptRef};
 
 /// A document's receipt as the store laid it out for the screen.
@@ -150,7 +151,8 @@ fn print(st: &mut State, seq: i64, copy: bool) -> Vec<Command> {
 /// The store's answer to [`Command::LoadReceipt`].
 ///
 /// The receipt never covers something opened meanwhile: after a sale it shows only if the
-/// cashier has not moved on (no popup, nothing typed or rung up yet); on demand it takes the
+/// cashier has not moved on (no popup, no refund mode, still in the sales pane, nothing typed
+/// or rung up yet); on demand it takes the
 /// place of the op detail it was asked from, or of another receipt.
 pub fn on_loaded(st: &mut State, result: Result<Option<ReceiptShown>, String>) {
     let after_sale = match &result {
@@ -161,8 +163,13 @@ pub fn on_loaded(st: &mut State, result: Result<Option<ReceiptShown>, String>) {
             .is_some(),
         _ => false,
     };
+    let moved_on = st.refund.is_some()
+        || st.focus != Focus::Sales
+        || st.sales.mode != SalesMode::Entry
+        || !st.sales.input.value().is_empty()
+        || !st.sales.cart.is_empty();
     let free = match &st.popup {
-        None => !after_sale || (st.sales.input.value().is_empty() && st.sales.cart.is_empty()),
+        None => !after_sale || !moved_on,
         Some(Popup::OpDetail { .. } | Popup::Receipt(_)) => !after_sale,
         Some(_) => false,
     };
