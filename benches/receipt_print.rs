@@ -14,11 +14,11 @@
 
 use std::time::{Duration, Instant};
 
-use kassa::cli::receipt::{printer_bytes, receipt_context, receipt_of};
 use kassa::config::Config;
 use kassa::domain::tender::settle;
 use kassa::domain::{Cart, Currency, Payment, ReceiptRef};
 use kassa::printer::{PrintJob, PrintWorker, Target};
+use kassa::receipt::ReceiptSetup;
 use kassa::store::{Db, StoreOptions};
 
 fn pct(v: &mut [Duration], p: f64) -> Duration {
@@ -105,7 +105,7 @@ fn main() {
     let total = cart.totals().expect("totals").total_cents;
     let settlement =
         settle(total, Payment::Cash { given: Some(5000) }, 0, Currency::EUR).expect("settle");
-    let rctx = receipt_context(&config, false);
+    let setup = ReceiptSetup::from_config(&config);
 
     for round in 0..n + 5 {
         for case in &mut cases {
@@ -115,14 +115,17 @@ fn main() {
                 .commit_sale(&cart, &settlement, chrono::Utc::now())
                 .expect("commit");
             if let Some(w) = &case.worker {
-                let (seq, doc) = case
+                let src = case
                     .db
-                    .printable(ReceiptRef::Seq(saved.seq))
+                    .receipt_source(ReceiptRef::Seq(saved.seq))
                     .expect("read")
                     .expect("the sale");
-                let receipt = receipt_of(seq, &doc, &rctx);
-                let bytes = printer_bytes(&config, &receipt, 42);
-                w.submit(PrintJob { seq, bytes });
+                let receipt = setup.receipt(&src, false);
+                let bytes = setup.bytes(&receipt, 42);
+                w.submit(PrintJob {
+                    seq: src.seq,
+                    bytes,
+                });
             }
             let dt = t0.elapsed();
             if round >= 5 {

@@ -75,7 +75,8 @@ lockout_seconds = 300
 # The console locks (asks for a PIN again) after this many idle seconds; 0 = never.
 idle_lock_seconds = 120
 
-# The header printed on every receipt (empty lines are left out).
+# The header printed on every receipt (empty lines are left out). A field left empty here is
+# taken from the server's store record once a sync brought one; a field set here wins.
 [receipt]
 store_name = ""
 # Lines separated by \n, e.g. "Hauptstrasse 1\n10115 Berlin".
@@ -85,7 +86,8 @@ tax_id = ""
 width = 42
 
 # The receipt printer (ESC/POS). Printing runs after the sale is saved and never delays it;
-# a failed print is listed by `kassa status` and printed again by `kassa receipt SALE --print`.
+# a failed print is listed by `kassa status` (and the console) and printed again by
+# `kassa receipt SALE --print` (or Ctrl-P in the console).
 [printer]
 # none | file (append to path) | device (e.g. /dev/usb/lp0) | tcp (a raw port, host:9100)
 kind = "none"
@@ -95,6 +97,9 @@ kind = "none"
 timeout_ms = 3000
 # Open the cash drawer (through the printer) when a receipt has a cash tender.
 cash_drawer = false
+# Print a sale's receipt as soon as it is saved (kassa sell and the console); false: only on
+# demand (`p` on the console's receipt, `kassa receipt SALE --print`).
+print_after_sale = true
 "#;
 
 /// The system-wide config, read when no user config exists (installed by the Debian package).
@@ -207,6 +212,7 @@ pub struct PrinterConfig {
     pub address: Option<String>,
     pub timeout_ms: u64,
     pub cash_drawer: bool,
+    pub print_after_sale: bool,
 }
 
 impl Default for PrinterConfig {
@@ -217,6 +223,7 @@ impl Default for PrinterConfig {
             address: None,
             timeout_ms: 3000,
             cash_drawer: false,
+            print_after_sale: true,
         }
     }
 }

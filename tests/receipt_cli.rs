@@ -1,6 +1,7 @@
 //! `kassa receipt` and printing through the real binary: a test printer on a local TCP port
-//! captures the bytes of a printed sale and an independent ESC/POS decoder (npm `npos`) reads
-//! them back as the on-screen receipt; a printer that refuses never fails a sale, the failure
+//! captures the bytes of a printed sale (rung up by a cashier in a shift) and an independent
+//! ESC/POS decoder (npm `npos`) reads them back as the on-screen receipt, cashier and shift
+//! included; a printer that refuses never fails a sale, the failure
 //! shows in `kassa status` and a retry prints it; bad input is one line and exit 2.
 
 mod support;
@@ -28,6 +29,13 @@ fn run(till: &Till, cfg: &Path, args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .unwrap()
+}
+
+/// `kassa ARGS` with `input` on standard input (a PIN).
+fn run_in(till: &Till, cfg: &Path, args: &[&str], input: &str) -> std::process::Output {
+    let mut c = till.cmd();
+    c.arg("--config").arg(cfg).args(args);
+    support::with_stdin(c, input)
 }
 
 fn stderr(o: &std::process::Output) -> String {
@@ -131,20 +139,57 @@ fn a_printed_sale_decodes_to_the_receipt_on_screen_line_by_line_with_its_code() 
     let till = Till::new();
     let (addr, printed) = test_printer();
     let cfg = config(&till, &tcp(&addr, true));
+    // A cashier with a shift open rings the sale up.
+    let added = run_in(
+        &till,
+        &cfg,
+        &["staff", "add", "Ana Berg", "--role", "cashier"],
+        "2468\n",
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+    // `id<TAB>role<TAB>name`
+    let ana = String::from_utf8_lossy(&added.stdout)
+        .split('\t')
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    let opened = run(
+        &till,
+        &cfg,
+        &["shift", "open", "--float", "100.00", "--staff", &ana],
+    );
+    assert!(opened.status.success(), "{}", stderr(&opened));
     let out = run(
         &till,
         &cfg,
-        &["sell", "1001*2", "1003", "1004", "--pay", "cash:20"],
+        &[
+            "sell", "--json", "--staff", &ana, "1001*2", "1003", "1004", "--pay", "cash:20",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    let sold: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let seq = sold["seq"].to_string();
     let bytes = printed
         .recv_timeout(std::time::Duration::from_secs(10))
         .expect("the test printer got the receipt");
-    let shown = run(&till, &cfg, &["receipt", "1", "--json"]);
+    let shown = run(&till, &cfg, &["receipt", &seq, "--json"]);
     assert!(shown.status.success(), "{}", stderr(&shown));
     let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
     let decoded = decode(&npos, &bytes, till.dir.path());
     assert!(shown["text"].as_array().unwrap().len() > 20, "{shown}");
+    assert_eq!(shown["cashier"], "Ana Berg");
+    let text: Vec<&str> = decoded["text"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect();
+    assert!(text.contains(&"Cashier: Ana Berg"), "{text:#?}");
+    assert!(
+        text.iter().any(|l| l.starts_with("Shift #1 opened ")),
+        "{text:#?}"
+    );
     assert_eq!(
         decoded["text"], shown["text"],
         "decoded text vs on-screen lines"
@@ -251,6 +296,28 @@ fn a_refusing_printer_never_fails_the_sale_the_failure_shows_and_a_retry_prints_
         .recv_timeout(std::time::Duration::from_secs(10))
         .unwrap();
     assert!(String::from_utf8_lossy(&bytes).contains("*** COPY ***"));
+}
+
+#[test]
+fn with_print_after_sale_off_a_sale_prints_nothing_until_asked() {
+    let till = Till::new();
+    let (addr, printed) = test_printer();
+    let cfg = config(
+        &till,
+        &format!("{}print_after_sale = false\n", tcp(&addr, false)),
+    );
+    let out = run(&till, &cfg, &["sell", "1001", "--pay", "card"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    // Asked for: the first print of it, the original (not a copy).
+    let o = run(&till, &cfg, &["receipt", "1", "--print"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = printed
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("printed on demand");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("RECEIPT"));
+    assert!(!text.contains("COPY"), "{text}");
 }
 
 #[test]

@@ -4,8 +4,7 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 use support::{stderr, Till};
 
@@ -43,18 +42,8 @@ fn snapshot(t: &Till) -> String {
 
 fn run_in(t: &Till, args: &[&str], input: &str) -> Output {
     let mut c = t.cmd();
-    c.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    c.args(args);
+    support::with_stdin(c, input)
 }
 
 fn refused_in(t: &Till, args: &[&str], input: &str) -> String {

@@ -9,13 +9,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{print_json, CliError, CliResult, Context};
-use crate::config::Config;
 use crate::domain::ReceiptRef;
 use crate::printer::{self, PrintJob, PrintWorker};
-use crate::receipt::escpos::{self, EscposOptions};
-use crate::receipt::{check_width, text, Receipt, ReceiptContext, StoreHeader};
-use crate::store::{Printable, StoreHandle};
-use crate::timefmt::Zone;
+use crate::receipt::{check_width, text, Receipt, ReceiptSetup};
+use crate::store::StoreHandle;
 
 #[derive(Debug, clap::Args)]
 pub struct ReceiptArgs {
@@ -28,7 +25,8 @@ pub struct ReceiptArgs {
     /// Mark the receipt as a copy.
     #[arg(long)]
     pub copy: bool,
-    /// Print it on the configured printer (a copy, unless its last print had failed).
+    /// Print it on the configured printer (a copy, unless its last print had failed or sales
+    /// do not print on their own).
     #[arg(long, conflicts_with = "out")]
     pub print: bool,
     /// Write its ESC/POS bytes to FILE instead of showing it.
@@ -37,37 +35,6 @@ pub struct ReceiptArgs {
     /// Print the receipt as JSON (its fields and its text lines).
     #[arg(long)]
     pub json: bool,
-}
-
-/// The receipt context config gives: the store's header, the till's zone.
-pub fn receipt_context(config: &Config, copy: bool) -> ReceiptContext {
-    let r = &config.receipt;
-    ReceiptContext {
-        header: StoreHeader {
-            store_name: r.store_name.clone(),
-            address: r.address.replace("\\n", "\n"),
-            tax_id: r.tax_id.clone(),
-        },
-        zone: Zone::Local,
-        cashier: None,
-        shift_id: None,
-        copy,
-    }
-}
-
-/// The receipt of a document the store read back.
-pub fn receipt_of(seq: i64, doc: &Printable, ctx: &ReceiptContext) -> Receipt {
-    match doc {
-        Printable::Sale(s) => Receipt::of_sale(seq, s, ctx),
-        Printable::Refund(r) => Receipt::of_refund(seq, r, ctx),
-        Printable::Void(v, currency) => Receipt::of_void(seq, v, currency, ctx),
-    }
-}
-
-/// The bytes to send: the drawer opens for cash, but never for a copy.
-pub fn printer_bytes(config: &Config, receipt: &Receipt, width: usize) -> Vec<u8> {
-    let kick = config.printer.cash_drawer && receipt.has_cash() && !receipt.copy;
-    escpos::render(receipt, width, EscposOptions { kick_drawer: kick })
 }
 
 #[derive(Serialize)]
@@ -102,9 +69,9 @@ pub fn run(ctx: &Context, args: ReceiptArgs) -> CliResult {
     }
     let store = ctx.open_store()?;
     let (found, failures) = store.call_blocking(move |db| -> Result<_, CliError> {
-        Ok((db.printable(receipt_ref)?, db.print_failures()?))
+        Ok((db.receipt_source(receipt_ref)?, db.print_failures()?))
     })??;
-    let Some((seq, doc)) = found else {
+    let Some(src) = found else {
         if let Some((path, _)) = &out_file {
             let _ = std::fs::remove_file(path);
         }
@@ -112,13 +79,17 @@ pub fn run(ctx: &Context, args: ReceiptArgs) -> CliResult {
             "no sale, refund or void {receipt_ref} on this till"
         )));
     };
+    let seq = src.seq;
     let failed_before = failures.iter().any(|f| f.seq == seq);
-    // Printing again what did print is a copy; retrying a failed print is the original.
-    let copy = args.copy || (args.print && !failed_before);
-    let receipt = receipt_of(seq, &doc, &receipt_context(&ctx.config, copy));
+    // Printing again what did print is a copy; retrying a failed print is the original, and
+    // so is the first print when sales do not print on their own (`print_after_sale` off).
+    let printed_before = ctx.config.printer.print_after_sale && !failed_before;
+    let copy = args.copy || (args.print && printed_before);
+    let setup = ReceiptSetup::from_config(&ctx.config);
+    let receipt = setup.receipt(&src, copy);
     if let Some((path, mut file)) = out_file {
         use std::io::Write;
-        file.write_all(&printer_bytes(&ctx.config, &receipt, width))
+        file.write_all(&setup.bytes(&receipt, width))
             .and_then(|()| file.flush())
             .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", path.display())))?;
         outln!("receipt #{seq} written to {}", path.display());
@@ -128,8 +99,8 @@ pub fn run(ctx: &Context, args: ReceiptArgs) -> CliResult {
         let Some((target, timeout)) = target else {
             return Err(CliError::Failed("no printer".into()));
         };
-        let bytes = printer_bytes(&ctx.config, &receipt, width);
-        let kind = doc.kind();
+        let bytes = setup.bytes(&receipt, width);
+        let kind = src.doc.kind();
         return match printer::send(&target, &bytes, timeout) {
             Ok(()) => {
                 store.call_blocking(move |db| db.clear_print_failure(seq))??;
@@ -182,19 +153,23 @@ fn check_printer_path(target: Option<&printer::Target>) -> Result<(), CliError> 
         .map_err(|e| CliError::BadInput(format!("cannot write to printer {}: {e}", path.display())))
 }
 
-/// After `kassa sell` saved sale `seq`: prints its receipt when a printer is configured. The
-/// sale is already durable; a failed print is recorded (and told on stderr), never an error.
+/// After `kassa sell` saved sale `seq`: prints its receipt when a printer is configured (and
+/// `printer.print_after_sale`). The sale is already durable; a failed print is recorded (and
+/// told on stderr), never an error.
 pub fn print_after_sale(ctx: &Context, store: &StoreHandle, seq: i64) {
+    if !ctx.config.printer.print_after_sale {
+        return;
+    }
     let Some((target, timeout)) = printer::target_of(&ctx.config.printer) else {
         return;
     };
-    let width = ctx.config.receipt.width;
-    let doc = match store.call_blocking(move |db| db.printable(ReceiptRef::Seq(seq))) {
-        Ok(Ok(Some((_, doc)))) => doc,
+    let setup = ReceiptSetup::from_config(&ctx.config);
+    let src = match store.call_blocking(move |db| db.receipt_source(ReceiptRef::Seq(seq))) {
+        Ok(Ok(Some(src))) => src,
         _ => return,
     };
-    let receipt = receipt_of(seq, &doc, &receipt_context(&ctx.config, false));
-    let bytes = printer_bytes(&ctx.config, &receipt, width);
+    let receipt = setup.receipt(&src, false);
+    let bytes = setup.bytes(&receipt, setup.width);
     let outcome = PrintWorker::start(target, timeout).ok().and_then(|w| {
         w.submit(PrintJob { seq, bytes });
         // The worker gives up after the timeout (connect, then write); a little slack.
@@ -210,7 +185,7 @@ pub fn print_after_sale(ctx: &Context, store: &StoreHandle, seq: i64) {
             timeout.as_millis()
         ),
     };
-    let kind = doc.kind();
+    let kind = src.doc.kind();
     let msg = error.clone();
     let _ =
         store.call_blocking(move |db| db.record_print_failure(seq, kind, &msg, chrono::Utc::now()));

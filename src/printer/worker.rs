@@ -59,6 +59,12 @@ impl PrintWorker {
         Ok(PrintWorker { jobs, outcomes })
     }
 
+    /// The two ends apart: the jobs' sender (cloneable, for whoever submits) and the
+    /// outcomes' receiver (for whoever records them).
+    pub fn into_parts(self) -> (Sender<PrintJob>, Receiver<PrintOutcome>) {
+        (self.jobs, self.outcomes)
+    }
+
     /// Queues a receipt; returns at once. `false` when the worker has stopped.
     pub fn submit(&self, job: PrintJob) -> bool {
         self.jobs.send(job).is_ok()

@@ -1,12 +1,16 @@
 //! Receipts: what a customer is handed for a committed sale, refund or void.
 //!
 //! [`Receipt`] is built from a document as the store read it back (never from the cart), with
-//! the store's header from config and the time in the till's zone; [`text`] lays it out in 32,
-//! 42 or 48 columns and [`escpos`] turns the same lines into printer bytes, with the receipt's
-//! code as a QR code. Pure: no I/O. Money stays integer minor units until it is formatted.
+//! the store's header (config, else the server's store record), the cashier and shift and the
+//! time in the till's zone ([`source`]); [`text`] lays it out in 32, 42 or 48 columns and
+//! [`escpos`] turns the same lines into printer bytes, with the receipt's code as a QR code.
+//! Pure: no I/O. Money stays integer minor units until it is formatted.
 
 pub mod escpos;
+pub mod source;
 pub mod text;
+
+pub use source::{receipt_of, ReceiptSetup};
 
 use serde::Serialize;
 use uuid::Uuid;
@@ -57,6 +61,16 @@ pub struct TaxRow {
     pub tax_cents: i64,
 }
 
+/// The shift a receipt was rung up in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReceiptShift {
+    pub id: String,
+    /// The seq of the shift's opening document.
+    pub open_seq: i64,
+    /// `YYYY-MM-DD HH:MM` in the till's zone.
+    pub opened_at: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReceiptTender {
     pub kind: TenderKind,
@@ -79,8 +93,9 @@ pub struct Receipt {
     pub local_time: String,
     pub currency: String,
     pub header: StoreHeader,
+    /// Who rang it up: the staff member's name, or the technician of a headless command.
     pub cashier: Option<String>,
-    pub shift_id: Option<String>,
+    pub shift: Option<ReceiptShift>,
     /// A reprint: marked as a copy.
     pub copy: bool,
     /// Refund: the code of the sale refunded; void: the code of the sale voided.
@@ -103,15 +118,19 @@ pub struct ReceiptContext {
     pub header: StoreHeader,
     pub zone: Zone,
     pub cashier: Option<String>,
-    pub shift_id: Option<String>,
+    pub shift: Option<ReceiptShift>,
     pub copy: bool,
 }
 
 fn local_time(zone: Zone, stored: &str) -> String {
+    local_format(zone, stored, "%Y-%m-%d %H:%M:%S")
+}
+
+fn local_format(zone: Zone, stored: &str, format: &str) -> String {
     match timefmt::parse(stored) {
         Some(t) => t
             .with_timezone(&zone.offset_at(t))
-            .format("%Y-%m-%d %H:%M:%S")
+            .format(format)
             .to_string(),
         None => stored.to_string(),
     }
@@ -148,7 +167,7 @@ impl Receipt {
             currency: String::new(),
             header: ctx.header.clone(),
             cashier: ctx.cashier.clone(),
-            shift_id: ctx.shift_id.clone(),
+            shift: ctx.shift.clone(),
             copy: ctx.copy,
             reference: None,
             reason: None,

@@ -113,10 +113,13 @@ pub fn layout(r: &Receipt, width: usize) -> Vec<Block> {
     out.push(pair(title, &format!("#{}", r.seq), width));
     out.push(cut(&r.local_time, width));
     if let Some(c) = &r.cashier {
-        out.push(pair("Cashier", c, width));
+        out.extend(wrap(&format!("Cashier: {c}"), width));
     }
-    if let Some(s) = &r.shift_id {
-        out.push(pair("Shift", s, width));
+    if let Some(s) = &r.shift {
+        out.extend(wrap(
+            &format!("Shift #{} opened {}", s.open_seq, s.opened_at),
+            width,
+        ));
     }
     match (r.kind, &r.reference) {
         (ReceiptKind::Refund, Some(code)) => {

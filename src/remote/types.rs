@@ -96,6 +96,9 @@ pub struct PullCursors {
     /// The staff section's cursor (issue 11); a till that sends none gets no staff section.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub staff: Option<i64>,
+    /// `true`: send the store's header (issue 12); older servers ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<bool>,
 }
 
 /// One page of one section of a pull.
@@ -125,6 +128,18 @@ pub struct PullReply {
     /// Absent from servers before issue 11 (and when no staff cursor was sent).
     #[serde(default)]
     pub staff: Option<PullSection<StaffEntry>>,
+    /// The caller's store record (issue 12), when asked for and the server knows it.
+    #[serde(default)]
+    pub store: Option<StoreEntry>,
+}
+
+/// The store's header as `kassa_pull`'s `store` section gives it (missing fields: empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct StoreEntry {
+    pub name: String,
+    pub address: String,
+    pub tax_id: String,
 }
 
 impl PullReply {

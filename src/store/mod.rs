@@ -35,7 +35,7 @@ pub use catalog::{parse_catalog_csv, CatalogError, DEMO_CATALOG};
 pub use conflicts::ConflictRow;
 pub use outbox::{LocalStatus, OpDetail, QueueFilter, QueueRow};
 pub use printing::{PrintFailure, Printable};
-pub use receipts::SaleSummary;
+pub use receipts::{DocumentBy, DocumentShift, ReceiptSource, SaleSummary, StoreRecord};
 pub use refunds::{BlindItem, RefundItems, RefundReceipt, RefundableSale};
 pub use reports::{VerifyReport, ZDrawer, ZReport, ZReturns, ZTaxRow, ZTenderRow};
 pub use sales::SaleReceipt;

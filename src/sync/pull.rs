@@ -196,12 +196,23 @@ pub(crate) async fn pull_all(sh: &Shared) -> Result<PullCounts, PullError> {
             conflicts: c.conflicts,
             limit: sh.opts.pull_page_limit,
             staff: Some(staff_cursor),
+            store: Some(true),
         };
         let cursors = &cursors;
         let mut reply = sh
             .call(|c| async move { c.pull(cursors).await })
             .await?
             .value;
+        if let Some(s) = reply.store.take() {
+            let record = crate::store::StoreRecord {
+                name: s.name,
+                address: s.address,
+                tax_id: s.tax_id,
+            };
+            sh.store
+                .call(move |db| db.set_store_record(&record))
+                .await??;
+        }
         if let Some(section) = reply.staff.take() {
             let (rows, cursor) = staff_page(section);
             counts.staff += rows.len();

@@ -93,6 +93,20 @@ pub enum Action {
     ResolutionQueued(Result<(String, i64), String>),
     StatusLoaded(LocalStatusView),
     SyncChanged(SyncView),
+    /// A receipt laid out for the screen (`Ok(None)`: no such document).
+    ReceiptLoaded(Result<Option<super::receipt::ReceiptShown>, String>),
+    /// A receipt's bytes are with the print worker.
+    PrintQueued {
+        seq: i64,
+    },
+    /// What became of printing document `seq` (from the print worker, or why it never got
+    /// there).
+    Printed {
+        seq: i64,
+        result: Result<(), String>,
+    },
+    /// The failed receipts sent to the printer again.
+    PrintsRetried(Result<Vec<i64>, String>),
     /// A command failed for a reason the user should see.
     Failed(String),
     /// Something the sync engine did that deserves the flash line.
@@ -215,6 +229,22 @@ pub enum Command {
     },
     /// The open shift's totals so far (the X report).
     LoadShiftTotals,
+    /// A committed document's receipt, laid out for the screen.
+    LoadReceipt {
+        receipt: ReceiptRef,
+    },
+    /// Lay out document `seq`'s receipt (a copy or the original) and hand it to the printer.
+    PrintReceipt {
+        seq: i64,
+        copy: bool,
+    },
+    /// Keep what became of a print: a failure on record, or the record cleared.
+    RecordPrint {
+        seq: i64,
+        result: Result<(), String>,
+    },
+    /// Every receipt whose print failed to the printer again.
+    RetryFailedPrints,
     /// Ask the sync engine to push and pull now, skipping its backoff.
     SyncNow,
     Quit,

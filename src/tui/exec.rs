@@ -27,7 +27,7 @@ use crate::store::{
 /// How many products a name search shows.
 const SEARCH_LIMIT: usize = 20;
 
-type Job = Box<dyn FnOnce(&mut Db) -> Action + Send>;
+pub(super) type Job = Box<dyn FnOnce(&mut Db) -> Action + Send>;
 
 fn filter(f: QueueFilterView) -> QueueFilter {
     match f {
@@ -84,6 +84,8 @@ pub fn local_status(s: LocalStatus) -> LocalStatusView {
             .map(|t| t.with_timezone(&Utc)),
         last_error: s.last_error,
         skipped_products: s.skipped_products,
+        print_failures: 0,
+        last_print_failure: None,
     }
 }
 
@@ -172,6 +174,28 @@ fn failed(what: &str, e: StoreError) -> Action {
 pub struct Session {
     pub who: Attribution,
     pub lockout: LockoutPolicy,
+    /// How receipts are laid out (`[receipt]`, `[printer] cash_drawer`).
+    pub receipt: crate::receipt::ReceiptSetup,
+    /// The print worker, when a printer is configured.
+    pub printer: Option<std::sync::mpsc::Sender<crate::printer::PrintJob>>,
+}
+
+/// The local status with the receipts whose print failed, as the heartbeat shows it.
+pub(super) fn load_status(db: &Db) -> Action {
+    let read = || -> Result<LocalStatusView, StoreError> {
+        let mut view = local_status(db.status(Utc::now())?);
+        let failures = db.print_failures()?;
+        view.print_failures = i64::try_from(failures.len()).unwrap_or(i64::MAX);
+        view.last_print_failure = failures
+            .iter()
+            .max_by(|a, b| a.last_failed_at.cmp(&b.last_failed_at))
+            .map(|f| format!("#{}: {}", f.seq, f.last_error));
+        Ok(view)
+    };
+    match read() {
+        Ok(view) => Action::StatusLoaded(view),
+        Err(e) => failed("status", e),
+    }
 }
 
 impl Session {
@@ -187,6 +211,9 @@ impl Session {
 }
 
 fn job(cmd: Command, session: &Session) -> Option<Job> {
+    if let Some(job) = super::printing::job(&cmd, session) {
+        return Some(job);
+    }
     let who = session.who.clone();
     let policy = session.lockout;
     Some(match cmd {
@@ -323,10 +350,7 @@ fn job(cmd: Command, session: &Session) -> Option<Job> {
                 .map_err(|e| e.to_string());
             Action::ResolutionQueued(result)
         }),
-        Command::LoadStatus => Box::new(|db: &mut Db| match db.status(Utc::now()) {
-            Ok(s) => Action::StatusLoaded(local_status(s)),
-            Err(e) => failed("status", e),
-        }),
+        Command::LoadStatus => Box::new(|db: &mut Db| load_status(db)),
         // Network, not store work: the event loop runs it (see `look_up_on_server`).
         Command::Quit | Command::SyncNow | Command::LookupSaleOnServer { .. } => return None,
         Command::CheckPin { staff_id, pin } => Box::new(move |db: &mut Db| {
@@ -427,6 +451,11 @@ fn job(cmd: Command, session: &Session) -> Option<Job> {
             Action::ShiftTotalsLoaded(result)
         }),
         Command::SetStaff { .. } => return None,
+        // Receipt commands are `printing::job`'s (answered above).
+        Command::LoadReceipt { .. }
+        | Command::PrintReceipt { .. }
+        | Command::RecordPrint { .. }
+        | Command::RetryFailedPrints => return None,
     })
 }
 

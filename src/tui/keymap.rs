@@ -42,6 +42,8 @@ pub enum Context {
     ShiftCount,
     /// The close's result or the X report.
     ShiftResult,
+    /// A receipt on screen.
+    Receipt,
     Confirm,
     Help,
 }
@@ -81,6 +83,7 @@ impl Context {
                 | Context::ShiftCash
                 | Context::ShiftCount
                 | Context::ShiftResult
+                | Context::Receipt
                 | Context::Confirm
                 | Context::Help
         )
@@ -138,6 +141,14 @@ pub enum KeyCmd {
     /// Open the drawer with no sale (recorded; a manager approves by default).
     NoSale,
     XReport,
+    /// Print the receipt on screen (a reprint is a copy).
+    Print,
+    /// The last receipt of this console, on screen again.
+    LastReceipt,
+    /// The receipt of the selected sale, refund or void.
+    ShowReceipt,
+    /// Every receipt whose print failed to the printer again.
+    RetryPrints,
     NextField,
     Yes,
     No,
@@ -208,6 +219,12 @@ const GLOBAL: &[Binding] = &[
     quiet(b(F(2), "F2", "queue", KeyCmd::FocusQueue)),
     quiet(b(F(3), "F3", "conflicts", KeyCmd::FocusConflicts)),
     quiet(b(F(9), "F9", "sync now", KeyCmd::SyncNow)),
+    quiet(ctrl(b(
+        Char('p'),
+        "C-p",
+        "print failed receipts again",
+        KeyCmd::RetryPrints,
+    ))),
     staff_only(b(F(12), "F12", "lock", KeyCmd::Lock)),
     when_empty(b(Char('?'), "?", "help", KeyCmd::Help)),
     when_empty(b(Char('q'), "q", "quit", KeyCmd::Quit)),
@@ -230,6 +247,12 @@ const SALES_ENTRY: &[Binding] = &[
     quiet(b(F(7), "F7", "price override", KeyCmd::PriceOverride)),
     quiet(b(F(8), "F8", "discount", KeyCmd::Discount)),
     quiet(b(F(4), "F4", "void sale", KeyCmd::VoidSale)),
+    quiet(ctrl(b(
+        Char('r'),
+        "C-r",
+        "last receipt",
+        KeyCmd::LastReceipt,
+    ))),
     quiet(b(Esc, "Esc", "clear", KeyCmd::Cancel)),
 ];
 
@@ -256,6 +279,7 @@ const QUEUE: &[Binding] = &[
     b(Char('r'), "r", "retry", KeyCmd::Retry),
     b(Char('f'), "f", "filter", KeyCmd::Filter),
     b(Char('v'), "v", "void", KeyCmd::VoidCompleted),
+    quiet(b(Char('p'), "p", "receipt", KeyCmd::ShowReceipt)),
 ];
 
 const CONFLICTS: &[Binding] = &[
@@ -283,6 +307,7 @@ const OP_DETAIL: &[Binding] = &[
     quiet(b(Down, "↓", "scroll", KeyCmd::Down)),
     b(Char('r'), "r", "retry", KeyCmd::Retry),
     b(Char('v'), "v", "void", KeyCmd::VoidCompleted),
+    b(Char('p'), "p", "receipt", KeyCmd::ShowReceipt),
 ];
 
 const RESOLVE_FORM: &[Binding] = &[
@@ -384,6 +409,15 @@ const SHIFT_RESULT: &[Binding] = &[
     quiet(b(Enter, "Enter", "close", KeyCmd::Cancel)),
 ];
 
+const RECEIPT: &[Binding] = &[
+    b(Char('p'), "p", "print", KeyCmd::Print),
+    b(Up, "↑↓", "scroll", KeyCmd::Up),
+    quiet(b(Down, "↓", "scroll", KeyCmd::Down)),
+    quiet(b(PageUp, "PgUp", "page up", KeyCmd::PageUp)),
+    quiet(b(PageDown, "PgDn", "page down", KeyCmd::PageDown)),
+    b(Esc, "Esc", "close", KeyCmd::Cancel),
+];
+
 const CONFIRM: &[Binding] = &[
     b(Char('y'), "y", "yes", KeyCmd::Yes),
     quiet(b(Enter, "Enter", "yes", KeyCmd::Yes)),
@@ -420,6 +454,7 @@ pub fn bindings(ctx: Context) -> &'static [Binding] {
         Context::ShiftCash => SHIFT_CASH,
         Context::ShiftCount => SHIFT_COUNT,
         Context::ShiftResult => SHIFT_RESULT,
+        Context::Receipt => RECEIPT,
         Context::Confirm => CONFIRM,
         Context::Help => HELP,
     }
@@ -573,6 +608,7 @@ mod tests {
             Context::ShiftCash,
             Context::ShiftCount,
             Context::ShiftResult,
+            Context::Receipt,
             Context::Confirm,
             Context::Help,
         ] {

@@ -116,6 +116,9 @@ pub struct LocalStatusView {
     pub last_error: Option<String>,
     /// Catalog products from the server that the till left out (see `kassa doctor`).
     pub skipped_products: i64,
+    /// Receipts whose last print failed, and the newest of them (`#5: refused`).
+    pub print_failures: i64,
+    pub last_print_failure: Option<String>,
 }
 
 /// What came back from a committed sale.

@@ -98,13 +98,10 @@ async fn executor(
     store: StoreHandle,
     mut commands: mpsc::UnboundedReceiver<Command>,
     actions: mpsc::UnboundedSender<Action>,
-    lockout: crate::domain::LockoutPolicy,
+    mut session: exec::Session,
 ) {
-    // Who the documents that follow are recorded against (the logged-in staff member).
-    let mut session = exec::Session {
-        lockout,
-        ..exec::Session::default()
-    };
+    // `session.who`: who the documents that follow are recorded against (the logged-in
+    // staff member).
     while let Some(cmd) = commands.recv().await {
         if session.take_staff(&cmd) {
             continue;
@@ -248,7 +245,17 @@ async fn event_loop(
         store: store.clone(),
         actions: act_tx.clone(),
     };
-    tokio::spawn(executor(store, cmd_rx, act_tx, config.staff.lockout()));
+    // Receipts: laid out from config, printed by a worker whose outcomes come back as actions.
+    let printer = super::printing::start(config, act_tx.clone());
+    st.receipts.printer = printer.is_some();
+    st.receipts.print_after_sale = config.printer.print_after_sale;
+    let session = exec::Session {
+        lockout: config.staff.lockout(),
+        receipt: crate::receipt::ReceiptSetup::from_config(config),
+        printer,
+        ..exec::Session::default()
+    };
+    tokio::spawn(executor(store, cmd_rx, act_tx, session));
     send_all(&out, init(&mut st));
 
     let mut input = EventStream::new();

@@ -73,6 +73,8 @@ pub enum Popup {
     Shift(ShiftForm),
     /// A manager's PIN for an action above a cashier's limits.
     Approval(ApprovalForm),
+    /// A receipt on screen, with the key to print it.
+    Receipt(super::receipt::ReceiptPopup),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +130,8 @@ pub struct State {
     pub queue: QueueState,
     pub conflicts: ConflictsState,
     pub heartbeat: HeartbeatState,
+    /// The printer as the console knows it, and what became of its prints.
+    pub receipts: super::receipt::ReceiptsState,
     /// The store has staff: who is logged in, the login screen, the idle lock. `None`: the
     /// console works without login, as it always did.
     pub staff: Option<StaffGate>,
@@ -160,6 +164,7 @@ impl State {
             queue: QueueState::default(),
             conflicts: ConflictsState::default(),
             heartbeat: HeartbeatState::default(),
+            receipts: Default::default(),
             staff: None,
             now,
             width,
@@ -195,6 +200,7 @@ impl State {
             Some(Popup::Refund(_)) => Context::RefundForm,
             Some(Popup::Void(_)) => Context::VoidForm,
             Some(Popup::Approval(_)) => Context::Approval,
+            Some(Popup::Receipt(_)) => Context::Receipt,
             Some(Popup::Shift(f)) => match f {
                 ShiftForm::Open { .. } => Context::ShiftOpen,
                 ShiftForm::Menu => Context::ShiftMenu,

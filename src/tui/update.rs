@@ -11,7 +11,7 @@ use super::keymap::{self, Context, KeyCmd};
 use super::layout;
 use super::model::ReceiptPurpose;
 use super::state::{Confirm, Focus, Popup, State};
-use super::{approval, conflicts, login, notice, queue, refund, sales, shift, void};
+use super::{approval, conflicts, login, notice, queue, receipt, refund, sales, shift, void};
 
 /// The commands to send when the console starts: everything shown is loaded once.
 pub fn init(st: &mut State) -> Vec<Command> {
@@ -51,9 +51,21 @@ pub fn update(st: &mut State, action: Action) -> Vec<Command> {
             Vec::new()
         }
         Action::SaleCommitted(result) => {
+            let saved = result.as_ref().ok().map(|s| s.seq);
             let mut c = sales::on_committed(st, result);
+            c.extend(receipt::after_sale(st, saved));
             c.push(st.queue.load());
             c
+        }
+        Action::ReceiptLoaded(result) => {
+            receipt::on_loaded(st, result);
+            Vec::new()
+        }
+        Action::PrintQueued { .. } => Vec::new(),
+        Action::Printed { seq, result } => receipt::on_printed(st, seq, result),
+        Action::PrintsRetried(result) => {
+            receipt::on_retried(st, result);
+            Vec::new()
         }
         Action::ReceiptLooked {
             receipt,
@@ -188,7 +200,14 @@ fn on_key(st: &mut State, key: KeyEvent) -> Vec<Command> {
     }
     st.flash = None;
     login::touched(st);
-    let ctx = st.context();
+    let mut ctx = st.context();
+    if ctx == Context::Receipt {
+        if let Some(cmds) = receipt::on_key(st, keymap::lookup(ctx, &key, true)) {
+            return cmds;
+        }
+        // Not a key of the receipt: it closed, and the key does what it does behind it.
+        ctx = st.context();
+    }
     let cmd = keymap::lookup(ctx, &key, input_empty(st, ctx));
     match cmd {
         Some(KeyCmd::Quit) => return quit(st),
@@ -205,6 +224,9 @@ fn on_key(st: &mut State, key: KeyEvent) -> Vec<Command> {
             login::lock(st, "locked");
             return Vec::new();
         }
+        Some(KeyCmd::RetryPrints) => return receipt::retry_failed(st),
+        Some(KeyCmd::LastReceipt) => return receipt::show_last(st),
+        Some(KeyCmd::ShowReceipt) => return receipt::show_selected(st),
         Some(KeyCmd::SyncNow) => {
             st.flash(super::state::FlashLevel::Info, "sync requested");
             return vec![Command::SyncNow];
@@ -212,6 +234,8 @@ fn on_key(st: &mut State, key: KeyEvent) -> Vec<Command> {
         _ => {}
     }
     match ctx {
+        // Answered by `receipt::on_key` above.
+        Context::Receipt => Vec::new(),
         Context::Help => {
             if cmd.is_some() {
                 st.popup = None;

@@ -10,6 +10,7 @@ use kassa::domain::{
     CartLine, CompletedSale, OpKind, OpState, Product, ReceiptRef, Refund, RefundPick,
     RefundPolicy, RefundableLine,
 };
+use kassa::receipt::{text, Receipt, ReceiptContext, StoreHeader};
 use kassa::timefmt::Zone;
 use kassa::tui::action::{Action, Command};
 use kassa::tui::login::StaffGate;
@@ -18,6 +19,7 @@ use kassa::tui::model::{
     ReceiptView, RefundOrder, RefundSaved, SaleSaved, ShiftClosedView, ShiftTotalsView, ShiftView,
     StaffView, VoidSaved,
 };
+use kassa::tui::receipt::ReceiptShown;
 use kassa::tui::state::{Settings, State};
 use kassa::tui::{draw, update};
 use ratatui::backend::TestBackend;
@@ -160,6 +162,12 @@ pub struct FakeStore {
     pub shift: Option<ShiftView>,
     pub paid_in: i64,
     pub paid_out: i64,
+    /// Receipts sent to the printer (seq, copy), in order.
+    pub printed: Vec<(i64, bool)>,
+    /// The printer fails every print with this error.
+    pub printer_down: Option<String>,
+    /// Receipts whose last print failed, as the store records them.
+    pub print_failures: Vec<i64>,
 }
 
 /// A staff member of the fake store: five wrong PINs in a row lock them out for 15 minutes.
@@ -210,6 +218,9 @@ impl Default for FakeStore {
             shift: None,
             paid_in: 0,
             paid_out: 0,
+            printed: Vec::new(),
+            printer_down: None,
+            print_failures: Vec::new(),
         }
     }
 }
@@ -255,6 +266,8 @@ impl FakeStore {
             last_sync_at: None,
             last_error: None,
             skipped_products: self.skipped_products,
+            print_failures: self.print_failures.len() as i64,
+            last_print_failure: self.print_failures.last().map(|s| format!("#{s}: refused")),
         }
     }
 
@@ -480,6 +493,31 @@ impl FakeStore {
                     ..ShiftTotalsView::default()
                 }),
             }),
+            Command::LoadReceipt { receipt } => {
+                Action::ReceiptLoaded(Ok(self.find_sale(receipt).map(|i| self.receipt_of(i))))
+            }
+            Command::PrintReceipt { seq, copy } => {
+                self.printed.push((*seq, *copy));
+                Action::Printed {
+                    seq: *seq,
+                    result: match &self.printer_down {
+                        Some(e) => Err(e.clone()),
+                        None => Ok(()),
+                    },
+                }
+            }
+            Command::RecordPrint { seq, result } => {
+                self.print_failures.retain(|s| s != seq);
+                if result.is_err() {
+                    self.print_failures.push(*seq);
+                }
+                Action::StatusLoaded(self.status())
+            }
+            Command::RetryFailedPrints => {
+                let seqs = self.print_failures.clone();
+                self.printed.extend(seqs.iter().map(|s| (*s, false)));
+                Action::PrintsRetried(Ok(seqs))
+            }
             Command::Quit | Command::SyncNow | Command::SetStaff { .. } => return None,
         })
     }
@@ -524,6 +562,26 @@ impl FakeStore {
             .iter()
             .find(|p| p.sku == code || p.barcode.as_deref() == Some(code))
             .cloned()
+    }
+
+    /// Sale `i`'s receipt as the store lays it out for the screen (42 columns).
+    pub fn receipt_of(&self, i: usize) -> ReceiptShown {
+        let s = &self.sales[i];
+        let ctx = ReceiptContext {
+            header: StoreHeader {
+                store_name: "Corner Shop".into(),
+                ..StoreHeader::default()
+            },
+            zone: zone(),
+            ..ReceiptContext::default()
+        };
+        let r = Receipt::of_sale(s.seq, &s.sale, &ctx);
+        ReceiptShown {
+            seq: s.seq,
+            kind: "sale",
+            lines: text::render(&r, 42),
+            failed: None,
+        }
     }
 
     /// The sale a receipt names: its seq or its sale id.

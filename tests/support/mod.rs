@@ -70,6 +70,23 @@ pub fn isolate(c: &mut Command, home: &Path) {
         .env("NO_COLOR", "1");
 }
 
+/// Runs `c` with `input` on its standard input (a PIN), capturing its output.
+pub fn with_stdin(mut c: Command, input: &str) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawn kassa");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("kassa output")
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

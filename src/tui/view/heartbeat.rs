@@ -61,6 +61,12 @@ fn skipped_text(st: &State) -> Option<String> {
     (n > 0).then(|| format!("catalog: {n} skipped"))
 }
 
+/// `receipts: 2 not printed` while prints have failed (Ctrl-P prints them again).
+fn not_printed_text(st: &State) -> Option<String> {
+    let n = st.heartbeat.local.print_failures;
+    (n > 0).then(|| format!("✗ receipts: {n} not printed (C-p)"))
+}
+
 /// One line: connectivity, queue, problems, last sync, skew; a sparkline if room is left.
 /// What does not fit is left out whole rather than cut off, the least needed first: the
 /// skew, then the last sync (connectivity says whether the till is in touch); connectivity,
@@ -80,6 +86,9 @@ pub fn strip(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
     }
     if let Some(text) = skipped_text(st) {
         spans.push(Span::styled(format!(" │ {text}"), theme.warn()));
+    }
+    if let Some(text) = not_printed_text(st) {
+        spans.push(Span::styled(format!(" │ {text}"), theme.bad()));
     }
     let mut optional = vec![Span::raw(format!(" │ {}", last_sync_text(st)))];
     if let Some(skew) = hb.sync.skew_ms {
@@ -148,6 +157,13 @@ pub fn panel(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
         lines.push(Line::from(Span::styled(
             format!("{text} (kassa doctor)"),
             theme.warn(),
+        )));
+    }
+    if let Some(text) = not_printed_text(st) {
+        let last = hb.local.last_print_failure.as_deref().unwrap_or_default();
+        lines.push(Line::from(Span::styled(
+            format!("{text} {last}"),
+            theme.bad(),
         )));
     }
     if let Some(pid) = hb.sync.other_syncer_pid {

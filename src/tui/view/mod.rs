@@ -10,6 +10,7 @@ mod heartbeat;
 pub(crate) mod login;
 mod popup;
 mod queue;
+mod receipt;
 mod refund;
 mod sales;
 mod shift;

@@ -43,6 +43,7 @@ pub fn draw(frame: &mut Frame, area: Rect, st: &State, theme: Theme) {
         Some(Popup::Void(form)) => super::forms::void(frame, area, st, form, theme),
         Some(Popup::Shift(form)) => super::shift::draw(frame, area, st, form, theme),
         Some(Popup::Approval(form)) => super::approval::draw(frame, area, st, form, theme),
+        Some(Popup::Receipt(p)) => super::receipt::draw(frame, area, st, p, theme),
     }
 }
 
