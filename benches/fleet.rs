@@ -14,8 +14,10 @@
 //! sales over the time until its last till is done), push round trips as a till sees them (read
 //! the batch, `kassa_push`, mark it sent: the time between the sent_at of two batches, the first from the start) p50/p99,
 //! deadlocks (the database's pg_stat_database counter and 40P01 errors the tills saw),
-//! serialization failures (40001), every failed push the engine retried, ops rejected; and the
-//! ratio to one till. Afterwards, each level checks that every sale is on the server exactly
+//! serialization failures (40001), every failed push the engine retried, ops rejected; the
+//! ratio to one till; and the cores each part used meanwhile (PostgreSQL's backends, the
+//! gateway's threads, the tills' engines, and the whole machine, other processes included):
+//! on 2 cores shared by all of them, that is what bounds the ratio. Afterwards, each level checks that every sale is on the server exactly
 //! once, nothing was rejected, and each stock level equals the sum of its ledger.
 //!
 //! Targets: 2 tills >= 1.7x one till, 20 tills >= 1.6x; 0 deadlocks and 0 ops rejected;
@@ -157,6 +159,27 @@ async fn run(a: Args) -> Result<(), BoxError> {
             l.other_rate
         );
     }
+    println!();
+    println!(
+        "cores used on average during each level (of {}): {:>8} {:>8} {:>8} {:>10} {:>14}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "postgres",
+        "gateway",
+        "tills",
+        "this run",
+        "whole machine"
+    );
+    for l in &results {
+        println!(
+            "{:>5} tills {:>41.2} {:>8.2} {:>8.2} {:>10.2} {:>14.2}",
+            l.tills,
+            l.cpu.database,
+            l.cpu.gateway,
+            l.cpu.tills,
+            l.cpu.database + l.cpu.gateway + l.cpu.tills,
+            l.cpu.machine
+        );
+    }
     for l in &results {
         let target = match l.tills {
             2 => Some(1.7),
@@ -281,7 +304,18 @@ struct TillLog {
     failures: Vec<String>,
 }
 
+/// Cores used on average during a level: PostgreSQL's backends of the benchmark's database,
+/// the gateway's threads, the rest of this process (the tills' engines and SQLite), and the
+/// whole machine (other processes, e.g. other builds, included).
+struct Cpu {
+    database: f64,
+    gateway: f64,
+    tills: f64,
+    machine: f64,
+}
+
 struct Level {
+    cpu: Cpu,
     tills: usize,
     sales: usize,
     secs: f64,
@@ -302,6 +336,16 @@ impl Level {
             "{:>2} tills: {} sales in {:.2} s = {:.0} sales/s; push round trip p50 {:.1} ms p99 {:.1} ms ({} pushes); deadlocks {}, serialization failures {}, retried pushes {}, rejected {}; other store {:.0} sales/s",
             self.tills, self.sales, self.secs, self.rate, self.p50_ms, self.p99_ms, self.pushes,
             self.deadlocks, self.serialization, self.retries, self.rejected, self.other_rate
+        );
+        println!(
+            "{:>2} tills: cores used: postgres {:.2}, gateway {:.2}, tills {:.2} (this run {:.2}); whole machine {:.2} of {}",
+            self.tills,
+            self.cpu.database,
+            self.cpu.gateway,
+            self.cpu.tills,
+            self.cpu.database + self.cpu.gateway + self.cpu.tills,
+            self.cpu.machine,
+            std::thread::available_parallelism().map_or(0, |n| n.get())
         );
     }
 }
@@ -400,6 +444,8 @@ async fn run_level(a: &Args, dir: &Path, n: usize, max: usize) -> Result<Level, 
         .get(0);
 
     let stores: Vec<StoreHandle> = tills.iter().map(|(s, _)| s.clone()).collect();
+    let cpu0 = server_cpu::sample(&db).await?;
+    let (process0, machine0) = (server_cpu::process_s(), server_cpu::machine_busy_s());
     let start = Instant::now();
     let start_utc = chrono::Utc::now();
     let mut tasks = Vec::new();
@@ -423,6 +469,17 @@ async fn run_level(a: &Args, dir: &Path, n: usize, max: usize) -> Result<Level, 
         .map(|d| d.duration_since(start).as_secs_f64())
         .fold(0.0, f64::max);
     let other_secs = done[n].duration_since(start).as_secs_f64();
+    // CPU per component over the whole level (until the last till, of either store, is done).
+    let wall = start.elapsed().as_secs_f64();
+    let used = server_cpu::sample(&db).await?.since(&cpu0);
+    let process = server_cpu::process_s() - process0;
+    let machine = server_cpu::machine_busy_s() - machine0;
+    let cpu = Cpu {
+        database: used.database_s / wall,
+        gateway: used.gateway_s / wall,
+        tills: (process - used.gateway_s).max(0.0) / wall,
+        machine: machine / wall,
+    };
 
     // Exact accounting on the server.
     tokio::time::sleep(Duration::from_millis(1500)).await; // pgstat flushes at most once a second
@@ -522,6 +579,7 @@ async fn run_level(a: &Args, dir: &Path, n: usize, max: usize) -> Result<Level, 
     }
     let sales = n * a.per_till;
     let level = Level {
+        cpu,
         tills: n,
         sales,
         secs,

@@ -74,3 +74,29 @@ impl Sample {
         }
     }
 }
+
+/// CPU seconds this process has used so far (all its threads: the gateway and the tills).
+pub fn process_s() -> f64 {
+    ticks("/proc/self/stat").map_or(0.0, |(_, n)| n as f64 / TICKS_PER_S)
+}
+
+/// CPU seconds the whole machine has been busy so far (every process, other builds included),
+/// from the first line of /proc/stat: user, nice, system, irq, softirq, steal.
+pub fn machine_busy_s() -> f64 {
+    let Ok(s) = std::fs::read_to_string("/proc/stat") else {
+        return 0.0;
+    };
+    let Some(line) = s.lines().next() else {
+        return 0.0;
+    };
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    [0usize, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| f.get(i))
+        .sum::<u64>() as f64
+        / TICKS_PER_S
+}

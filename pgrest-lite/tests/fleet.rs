@@ -352,3 +352,147 @@ async fn the_fleet_view_shows_each_till_of_the_callers_store_and_no_other() {
     assert_eq!(all, devices);
     stack.cleanup().await;
 }
+
+/// The store_id and device_id columns of the five tables a sale writes are checked by
+/// statement triggers instead of foreign keys (`20261204005000_kassa_push_scaling.sql`): every
+/// row the push writes names an existing store and device (the device's own store), and every
+/// writer is held to that, as a foreign key would hold it.
+#[tokio::test]
+async fn every_recorded_row_names_an_existing_store_and_device_and_keeps_them() {
+    let stack = TestStack::start().await.expect("stack");
+    let db = stack.client().await.expect("db");
+    let api = Api::new(&stack);
+    let d = &stack.devices[0];
+    let mut till = Till::new(d);
+    let ops = vec![
+        till.sale(&[("1001", 1, 119), ("1002", 2, 109)]),
+        till.sale(&[("1003", 1, 239), ("no-such-sku", 1, 5)]),
+        till.count_at("1001", 7, &common::ts(1)),
+        till.sale(&[("1001", 1, 119)]),
+    ];
+    let r = api.push(&d.token, &ops).await;
+    assert!(common::statuses(&r).iter().all(|s| s == "applied"), "{r:?}");
+    let o = &stack.other_store_device;
+    let mut other = Till::new(o);
+    let r = api.push(&o.token, &[other.sale(&[("1001", 1, 119)])]).await;
+    assert_eq!(common::statuses(&r), ["applied"]);
+
+    // The invariant, table by table: the store exists, the device exists and is of that store.
+    for (table, device) in [
+        ("sales", "x.device_id"),
+        ("applied_ops", "x.device_id"),
+        ("stock_movements", "x.device_id"),
+        (
+            "sale_lines",
+            "(select s.device_id from sales s where s.id = x.sale_id)",
+        ),
+        (
+            "sale_tenders",
+            "(select s.device_id from sales s where s.id = x.sale_id)",
+        ),
+    ] {
+        let row = db
+            .query_one(
+                &format!(
+                    "select count(*), count(*) filter (where not exists
+                              (select 1 from stores st where st.id = x.store_id)
+                            or ({device}) is not null and not exists
+                              (select 1 from devices dv where dv.id = ({device})
+                                  and dv.store_id = x.store_id))
+                       from {table} x"
+                ),
+                &[],
+            )
+            .await
+            .expect(table);
+        let (rows, orphans): (i64, i64) = (row.get(0), row.get(1));
+        assert!(rows > 0, "{table} has rows");
+        assert_eq!(orphans, 0, "{table}: every row names its store and device");
+    }
+
+    // Other writers are held to it too.
+    let nobody = Uuid::new_v4();
+    let sale: Uuid = db
+        .query_one(
+            "select id from sales where device_id = $1 limit 1",
+            &[&d.id],
+        )
+        .await
+        .expect("a sale")
+        .get(0);
+    let refused = |sql: String| {
+        let db = &db;
+        async move {
+            let e = db
+                .batch_execute(&sql)
+                .await
+                .expect_err(&format!("refused: {sql}"));
+            assert_eq!(e.code().map(|c| c.code()), Some("23503"), "{sql}: {e:?}");
+        }
+    };
+    let sale_row = |store: Uuid, device: Uuid| {
+        format!(
+            "insert into sales (id, store_id, device_id, op_id, seq, created_at, event_time,
+                                currency, total_cents, tax_cents, prev_hash, hash, chain_ok)
+             values (gen_random_uuid(), '{store}', '{device}', gen_random_uuid(), 99, 'x', now(),
+                     'EUR', 1, 0, 'a', 'b', true)"
+        )
+    };
+    refused(sale_row(nobody, d.id)).await;
+    refused(sale_row(stack.store_id, nobody)).await;
+    refused(format!(
+        "insert into sale_tenders (sale_id, idx, store_id, kind, amount_cents)
+         values ('{sale}', 9, '{nobody}', 'cash', 1)"
+    ))
+    .await;
+    refused(format!(
+        "insert into applied_ops (device_id, op_id, store_id, kind, content_md5, status)
+         values ('{nobody}', gen_random_uuid(), '{}', 'sale', 'x', 'applied')",
+        stack.store_id
+    ))
+    .await;
+    refused(format!(
+        "insert into stock_movements (store_id, product_id, delta, reason, event_time)
+         select '{nobody}', p.id, 1, 'receipt', now() from products p limit 1"
+    ))
+    .await;
+    // (the foreign key to sales is still one)
+    refused(format!(
+        "insert into sale_tenders (sale_id, idx, store_id, kind, amount_cents)
+         values ('{nobody}', 1, '{}', 'cash', 1)",
+        stack.store_id
+    ))
+    .await;
+    // A recorded row keeps its store and device.
+    refused(format!(
+        "update sales set store_id = '{}' where id = '{sale}'",
+        o.store_id
+    ))
+    .await;
+    refused(format!(
+        "update stock_movements set device_id = '{}' where device_id = '{}'",
+        o.id, d.id
+    ))
+    .await;
+    // A store or device that rows name cannot go; one that nothing names can.
+    refused(format!("delete from devices where id = '{}'", d.id)).await;
+    refused(format!(
+        "delete from stores where id = '{}'",
+        stack.store_id
+    ))
+    .await;
+    db.batch_execute(&format!(
+        "insert into devices (id, store_id, name) values ('{nobody}', '{}', 'spare');
+         delete from devices where id = '{nobody}'",
+        stack.store_id
+    ))
+    .await
+    .expect("a device with no history can be deleted");
+    let sales: i64 = db
+        .query_one("select count(*) from sales", &[])
+        .await
+        .expect("sales")
+        .get(0);
+    assert_eq!(sales, 4, "nothing was written by the refused statements");
+    stack.cleanup().await;
+}
